@@ -1,0 +1,1 @@
+# bench/: benchmarks (built by 'make bench', run by bench/run.sh).

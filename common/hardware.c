@@ -1,0 +1,174 @@
+/* hardware.c: see hardware.h. */
+#include "hardware.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_io.h"
+#include "paths.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void l720_hardware_names(char *buf, size_t n)
+{
+    char dir[4096];
+    buf[0] = '\0';
+    if (!l720_path_join(dir, sizeof dir, l720_data_dir(), "hardware"))
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char *names[256];
+    int k = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && k < 256) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && !strcmp(e->d_name + len - 5, ".json"))
+            names[k++] = strndup(e->d_name, len - 5);
+    }
+    closedir(d);
+    qsort(names, (size_t)k, sizeof *names, cmp_str);
+    size_t w = 0;
+    for (int i = 0; i < k; i++) {
+        if (w + 1 < n)
+            w += (size_t)snprintf(buf + w, n - w, "%s%s", i ? ", " : "", names[i]);
+        free(names[i]);
+    }
+}
+
+static int positive(const cJSON *o, const char *key, const char *where, double *out,
+                    l720_err *err)
+{
+    int rc = l720_json_number(o, key, where, out, err);
+    if (rc)
+        return rc;
+    if (!(*out > 0))
+        return l720_err_at(err, L720_EINPUT, where, 0, key, "must be positive, got %g", *out);
+    return 0;
+}
+
+int l720_hardware_load(const char *name, l720_hardware *hw, l720_err *err)
+{
+    memset(hw, 0, sizeof *hw);
+    char path[4096];
+    size_t nl = strlen(name);
+    if (strchr(name, '/') || (nl > 5 && !strcmp(name + nl - 5, ".json"))) {
+        snprintf(path, sizeof path, "%s", name);
+    } else {
+        char rel[256];
+        snprintf(rel, sizeof rel, "hardware/%s.json", name);
+        l720_path_join(path, sizeof path, l720_data_dir(), rel);
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            char known[1024];
+            l720_hardware_names(known, sizeof known);
+            return l720_err_set(err, L720_EINPUT, "unknown hardware '%s' (known: %s)", name,
+                                known[0] ? known : "none found");
+        }
+        fclose(f);
+    }
+    cJSON *j = l720_json_read(path, err);
+    if (!j)
+        return err ? err->code : L720_EINPUT;
+    int rc = 0;
+    const char *s;
+    double gpus = 1;
+    if ((rc = l720_json_string(j, "name", path, &s, err)))
+        goto done;
+    snprintf(hw->name, sizeof hw->name, "%s", s);
+    if ((rc = l720_json_string(j, "source", path, &s, err)))
+        goto done;
+    snprintf(hw->source, sizeof hw->source, "%s", s);
+    if ((rc = l720_json_number_opt(j, "gpus", path, &gpus, err)))
+        goto done;
+    if (gpus < 1 || gpus != floor(gpus)) {
+        rc = l720_err_at(err, L720_EINPUT, path, 0, "gpus", "must be a whole number >= 1");
+        goto done;
+    }
+    hw->gpus = (int)gpus;
+    if ((rc = positive(j, "memory_bytes", path, &hw->memory_bytes, err)) ||
+        (rc = positive(j, "hbm_bandwidth", path, &hw->hbm_bandwidth, err)) ||
+        (rc = positive(j, "bf16_flops", path, &hw->bf16_flops, err)) ||
+        (rc = positive(j, "host_memory_bytes", path, &hw->host_memory_bytes, err)))
+        goto done;
+    const cJSON *link = cJSON_GetObjectItemCaseSensitive(j, "host_link");
+    if (!cJSON_IsObject(link)) {
+        rc = l720_err_at(err, L720_EINPUT, path, 0, "host_link",
+                         "missing, expected an object {kind, bandwidth, latency}");
+        goto done;
+    }
+    if ((rc = l720_json_string(link, "kind", path, &s, err)))
+        goto done;
+    snprintf(hw->link_kind, sizeof hw->link_kind, "%s", s);
+    if ((rc = positive(link, "bandwidth", path, &hw->link_bandwidth, err)) ||
+        (rc = positive(link, "latency", path, &hw->link_latency, err)))
+        goto done;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "measured");
+    if (m) {
+        if (!cJSON_IsObject(m)) {
+            rc = l720_err_at(err, L720_EINPUT, path, 0, "measured", "expected an object");
+            goto done;
+        }
+        hw->measured = 1;
+        if ((rc = l720_json_number_opt(m, "copy_bandwidth", path, &hw->link_bandwidth, err)) ||
+            (rc = l720_json_number_opt(m, "copy_latency", path, &hw->link_latency, err)) ||
+            (rc = l720_json_number_opt(m, "d2d_bandwidth", path, &hw->d2d_bandwidth, err)) ||
+            (rc = l720_json_number_opt(m, "zero_copy_latency", path, &hw->zero_copy_latency,
+                                       err)))
+            goto done;
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(m, "gather");
+        if (g) {
+            if (!cJSON_IsArray(g) || cJSON_GetArraySize(g) > L720_HW_MAX_POINTS) {
+                rc = l720_err_at(err, L720_EINPUT, path, 0, "measured.gather",
+                                 "expected a list of at most %d [row_bytes, bytes_per_second] pairs",
+                                 L720_HW_MAX_POINTS);
+                goto done;
+            }
+            const cJSON *p;
+            cJSON_ArrayForEach(p, g)
+            {
+                const cJSON *a = cJSON_GetArrayItem(p, 0), *b = cJSON_GetArrayItem(p, 1);
+                if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 2 || !cJSON_IsNumber(a) ||
+                    !cJSON_IsNumber(b) || !(a->valuedouble > 0) || !(b->valuedouble > 0) ||
+                    (hw->n_gather &&
+                     a->valuedouble <= hw->gather_row_bytes[hw->n_gather - 1])) {
+                    rc = l720_err_at(err, L720_EINPUT, path, 0, "measured.gather",
+                                     "point %zu: expected [row_bytes, bytes_per_second], positive, "
+                                     "row sizes ascending",
+                                     hw->n_gather + 1);
+                    goto done;
+                }
+                hw->gather_row_bytes[hw->n_gather] = a->valuedouble;
+                hw->gather_bandwidth[hw->n_gather] = b->valuedouble;
+                hw->n_gather++;
+            }
+        }
+    }
+done:
+    cJSON_Delete(j);
+    return rc;
+}
+
+double l720_hardware_gather_bandwidth(const l720_hardware *hw, double row_bytes)
+{
+    size_t n = hw->n_gather;
+    if (n == 0)
+        return hw->link_bandwidth;
+    if (row_bytes <= hw->gather_row_bytes[0])
+        return hw->gather_bandwidth[0];
+    if (row_bytes >= hw->gather_row_bytes[n - 1])
+        return hw->gather_bandwidth[n - 1];
+    size_t i = 1;
+    while (hw->gather_row_bytes[i] < row_bytes)
+        i++;
+    double x0 = log(hw->gather_row_bytes[i - 1]), x1 = log(hw->gather_row_bytes[i]);
+    double y0 = log(hw->gather_bandwidth[i - 1]), y1 = log(hw->gather_bandwidth[i]);
+    double t = (log(row_bytes) - x0) / (x1 - x0);
+    return exp(y0 + t * (y1 - y0));
+}

@@ -1,0 +1,1 @@
+# kernels/: (nothing built yet)

@@ -1,0 +1,44 @@
+#!/bin/sh
+# setup.sh: installs what is missing (Debian 12, as root), builds, then runs
+# one job:
+#   sh setup.sh demo         the main job: llm720 run demo (built-in defaults)
+#   sh setup.sh check        the tests: make check
+#   sh setup.sh sanitizers   the tests again in an ASan + UBSan build (_build-san/)
+set -eu
+job=${1:-demo}
+case "$job" in demo|check|sanitizers) ;; *) echo "setup.sh: unknown job '$job' (expected demo, check or sanitizers)" >&2; exit 2 ;; esac
+cd "$(dirname "$0")"
+
+# Debian packages the build, the tests and the demos need.
+pkgs="build-essential autoconf automake pkg-config libgsl-dev libnlopt-dev libcjson-dev
+      liblua5.4-dev lua5.4 gnuplot-nox fortunes jargon-text"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup.sh: installing$missing"
+    if [ "$(id -u)" != 0 ]; then echo "setup.sh: run as root to install:$missing" >&2; exit 2; fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+if [ ! -x configure ] || [ configure.ac -nt configure ]; then ./autogen.sh >/dev/null 2>&1 || ./autogen.sh; fi
+
+if [ "$job" = sanitizers ]; then
+    mkdir -p _build-san
+    cd _build-san
+    [ -f Makefile ] || ../configure -q --enable-sanitizers
+    make -s -j"$jobs"
+    make -s -j"$jobs" check
+    exit 0
+fi
+[ -f Makefile ] || ./configure -q
+make -s -j"$jobs"
+if [ "$job" = check ]; then
+    make -s -j"$jobs" check
+else
+    ./llm720 run scripts/demo.lua
+fi
