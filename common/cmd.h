@@ -41,6 +41,10 @@ int l720_cmd_train(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
 int l720_cmd_prepare_data(int argc, char **argv, const l720_cmdio *io, cJSON **result,
                           l720_err *err);
 int l720_cmd_plot(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err);
+/* llm720 plot KIND: one function per kind (common/cmd_plot_KIND.c). */
+int l720_cmd_plot_fit(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err);
+int l720_cmd_plot_plan(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err);
+int l720_cmd_plot_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err);
 int l720_cmd_run(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err);
 int l720_cmd_version(int argc, char **argv, const l720_cmdio *io, cJSON **result,
                      l720_err *err);
