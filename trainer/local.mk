@@ -1,1 +1,1 @@
-# trainer/: (nothing built yet)
+# trainer/local.mk: the CPU reference model (layers, forward, backward): libmodel.a

@@ -1,1 +1,0 @@
-# bench/: benchmarks (built by 'make bench', run by bench/run.sh).

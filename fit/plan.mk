@@ -1,0 +1,1 @@
+# fit/plan.mk: the planner over laws (shape calculus, optima, budgets): libplan.a

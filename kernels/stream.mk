@@ -1,0 +1,1 @@
+# kernels/stream.mk: the GPU expert-streaming benchmark (ground truth for sim)

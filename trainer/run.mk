@@ -1,0 +1,1 @@
+# trainer/run.mk: the training driver (data, optimiser, runs, checkpoints): libtrainrun.a
