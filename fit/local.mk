@@ -5,7 +5,7 @@ libfit_a_SOURCES = fit/ehat.c fit/ehat.h \
 	fit/law_finegrained.c \
 	fit/objective.c fit/objective.h fit/grid.c fit/grid.h \
 	fit/multistart.c fit/multistart.h fit/validate.c fit/validate.h \
-	fit/dataset.c fit/dataset.h fit/data_csv.c fit/data_jsonl.c fit/rowfilter.c
+	fit/job.c fit/job.h fit/dataset.c fit/dataset.h fit/data_csv.c fit/data_jsonl.c fit/rowfilter.c
 L720_LIBS += libfit.a
 
 # Benchmark (built on demand: make bench/bench_fit; never run by make check).
