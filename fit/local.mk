@@ -13,3 +13,11 @@ EXTRA_PROGRAMS += bench/bench_fit
 bench_bench_fit_SOURCES = bench/bench_fit.c
 bench_bench_fit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fit
 bench_bench_fit_LDADD = $(L720_LDADD)
+
+# Tests
+fit_tests = tests/test_fit_law tests/test_fit_epoch tests/test_fit_data
+check_PROGRAMS += $(fit_tests)
+TESTS += $(fit_tests)
+tests_test_fit_law_LDADD = $(L720_LDADD)
+tests_test_fit_data_LDADD = $(L720_LDADD)
+tests_test_fit_epoch_LDADD = $(L720_LDADD)
