@@ -5,9 +5,11 @@
  * (7), E in {1, 2, 4, ..., 256} (9): 441 runs. Tolerances come from the spread of the
  * recovered values over many noise draws: L720_RECOVERY_SEEDS=50 runs that
  * many draws and prints each parameter's mean and standard deviation (the
- * figures are in fit/RESULTS.md); each tolerance is about 4 standard
- * deviations, so one draw fails by chance rarely, while a wrong gradient, a
- * wrong Ehat or a fit that stops early fails by far. */
+ * figures are in fit/RESULTS.md); each tolerance is 4 standard deviations
+ * (rounded), so one draw fails by chance rarely, while a wrong gradient, a
+ * wrong Ehat or a fit that stops early fails by far. The law as a whole is
+ * pinned down much better than b, E_max or E_start alone: its predictions
+ * must match the true law's to 0.35% RMS (30 draws: 0.11% to 0.25%). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,7 @@
 static const double truth[11] = {35.91, -0.1889, -0.2285, 0.0098, 35.98, -0.1775,
                                  0.5529, -0.0259, 2.0732, 290.4521, 1.3637};
 /* absolute tolerances, in law-file order: a alpha delta gamma b beta omega zeta E_start E_max c */
-static const double tol[11] = {12, 0.02, 0.12, 0.012, 12, 0.02, 0.2, 0.012, 1.2, 250, 0.05};
+static const double tol[11] = {16, 0.028, 0.11, 0.0072, 44, 0.06, 0.34, 0.018, 1.8, 480, 0.09};
 
 static size_t make_runs(uint64_t seed, l720_point *pts)
 {
@@ -89,6 +91,6 @@ int main(void)
     ok(fit_one(2025, p, &rel) == 0, "fits 441 synthetic runs");
     for (int i = 0; i < 11; i++)
         ok_near(p[i], truth[i], tol[i], "%s recovered", law->param_names[i]);
-    ok(rel < 0.003, "recovered law predicts the true loss within 0.3%% RMS (%.3g)", rel);
+    ok(rel < 0.0035, "recovered law predicts the true loss within 0.35%% RMS (%.3g)", rel);
     return tap_done();
 }
