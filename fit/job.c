@@ -235,6 +235,11 @@ cJSON *l720_fit_job_json(const l720_fit_job *j)
     cJSON_AddNumberToObject(r, "converged", (double)f->converged);
     if (!j->per_expert) {
         cJSON_AddNumberToObject(r, "best_start", (double)f->best_start);
+        if (!j->given) {
+            cJSON *sp = cJSON_AddObjectToObject(r, "best_start_point");
+            for (size_t i = 0; i < law->np; i++)
+                cJSON_AddNumberToObject(sp, law->fit_names[i], f->start_theta[i]);
+        }
         cJSON_AddNumberToObject(r, "at_best", (double)f->at_best);
         cJSON *top = cJSON_AddObjectToObject(r, "best_few");
         cJSON_AddNumberToObject(top, "count", (double)f->top);

@@ -129,6 +129,7 @@ int l720_fit_multistart(const l720_objective *o, const l720_grid *g, l720_fit_re
     law->to_params(r->theta, r->params);
     r->objective = ends[0].f;
     r->best_start = ends[0].start;
+    l720_grid_point(g, r->best_start, r->start_theta);
     for (size_t k = 0; k < n; k++)
         r->at_best += ends[k].ok && ends[k].f - r->objective <= 1e-6 * fabs(r->objective);
     r->top = polish < r->converged ? polish : r->converged;
