@@ -4,7 +4,8 @@ libplan_a_SOURCES = \
 	fit/plan_law.c fit/plan_law.h \
 	fit/plan_shape.c fit/plan_shape.h \
 	fit/plan_opt.c fit/plan_opt.h \
-	fit/plan_table.c fit/plan_table.h
+	fit/plan_table.c fit/plan_table.h \
+	fit/plan_report.c fit/plan_report.h
 L720_LIBS += libplan.a
 
 plan_tests = tests/test_plan_shape tests/test_plan_opt
