@@ -92,4 +92,19 @@ bad "law file missing a coefficient" "gamma" optimal --flops 1e20 --law "$tmp/no
 bad "law file missing" "nolaw.json" optimal --flops 1e20 --law "$tmp/nolaw.json"
 printf '{"law": "chinchilla", "params": {"E": 1.82, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}}\n' > "$tmp/chin.json"
 t_exit 0 "a Chinchilla law file plans a dense model" "$LLM720" plan optimal --flops 1e23 --experts 1 --law "$tmp/chin.json"
+
+# plots (gnuplot PNG + SVG)
+if command -v gnuplot >/dev/null 2>&1 || [ -n "$LLM720_GNUPLOT" ]; then
+    "$LLM720" plot plan isoflop --flops 1e21 --experts 1,8,64 --out "$tmp/iso" --json > "$tmp/iso.json"
+    t_report $? "plot plan isoflop runs"
+    t_ok "isoflop: PNG and SVG written and listed" sh -c "[ -s '$tmp/iso.png' ] && [ -s '$tmp/iso.svg' ] && grep -q 'iso.svg' '$tmp/iso.json'"
+    "$LLM720" plot plan memory --flops 1e22 --out "$tmp/mem" > /dev/null
+    t_report $? "plot plan memory runs"
+    t_ok "memory: PNG and SVG written, regions shaded" sh -c "[ -s '$tmp/mem.png' ] && grep -q 'E=16' '$tmp/mem.svg'"
+else
+    echo "# gnuplot not found: plot tests skipped"
+fi
+t_exit 2 "plot plan without --flops: exit 2" "$LLM720" plot plan isoflop --out "$tmp/x"
+t_exit 2 "plot plan of an unknown kind: exit 2" "$LLM720" plot plan pie --flops 1e20 --out "$tmp/x"
+t_ok "no partial plot left" sh -c "! ls '$tmp'/x* >/dev/null 2>&1"
 t_done
