@@ -25,7 +25,7 @@ typedef struct plan_args {
 } plan_args;
 
 #define OPT_LAW {"law", L720_OPT_STRING, &a->law, "FILE", "law file or name in data/laws/ (default: " L720_DEFAULT_LAW ")"}
-#define OPT_EXPERTS(def) {"experts", L720_OPT_STRING, &a->experts, "LIST", "expert counts: 1,8,64 or A-B or pow2:MAX (default " def ")"}
+#define OPT_EXPERTS(def) {"experts", L720_OPT_STRING, &a->experts, "LIST", "expert counts: 1,8,64 or A-B or pow2:MAX (default " def "; 1 with a chinchilla law)"}
 #define OPT_BYTES {"bytes-per-param", L720_OPT_DOUBLE, &a->bytes_per_param, "B", "bytes per parameter in memory (default 2: bf16)"}
 #define OPT_KV_BYTES {"kv-bytes", L720_OPT_DOUBLE, &a->kv_bytes, "B", "bytes per KV-cache value (default: --bytes-per-param)"}
 #define OPT_KV_TOKENS {"kv-tokens", L720_OPT_DOUBLE, &a->kv_tokens, "T", "tokens of KV cache held beside the model (default 16384)"}
@@ -70,6 +70,12 @@ static int parse(const char *query, const char *synopsis, const char *about, con
     if (rc == L720_HELP)
         l720_opts_usage(io->out, cmd, synopsis, about, opts);
     return rc;
+}
+
+/* A Chinchilla law does not depend on E: plan a dense model unless told otherwise. */
+static const char *default_experts(const char *given, const l720_plan_law *law)
+{
+    return given ? given : law->kind == L720_LAW_CHINCHILLA ? "1" : NULL;
 }
 
 static void add_common(cJSON *r, const char *query, const l720_plan_law *law)
@@ -121,7 +127,7 @@ static int q_optimal(int argc, char **argv, const l720_cmdio *io, cJSON **result
     double *ex;
     size_t ne;
     if ((rc = l720_plan_law_load(a->law, &law, err)) ||
-        (rc = l720_plan_parse_experts(a->experts, &ex, &ne, err)))
+        (rc = l720_plan_parse_experts(default_experts(a->experts, &law), &ex, &ne, err)))
         return rc;
     l720_plan_budget b = l720_plan_budget_default(a->flops);
     b.inference_tokens = a->inference_tokens;
@@ -192,7 +198,7 @@ static int q_budget(int argc, char **argv, const l720_cmdio *io, cJSON **result,
     double *ex;
     size_t ne;
     if ((rc = l720_plan_law_load(a->law, &law, err)) ||
-        (rc = l720_plan_parse_experts(a->experts, &ex, &ne, err)))
+        (rc = l720_plan_parse_experts(default_experts(a->experts, &law), &ex, &ne, err)))
         return rc;
     static const char *names[] = {"compute", "model_memory", "total_memory", "inference"};
     l720_plan_point best[4];
@@ -429,7 +435,7 @@ static int q_table(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
     l720_hardware *hw = NULL;
     l720_plan_point *grid = NULL;
     if ((rc = l720_plan_law_load(a->law, &law, err)) ||
-        (rc = l720_plan_parse_experts(a->experts, &ex, &ne, err)) ||
+        (rc = l720_plan_parse_experts(default_experts(a->experts, &law), &ex, &ne, err)) ||
         (rc = l720_plan_parse_numbers(a->budgets ? a->budgets : "1e18:1e25", "budgets", &flops,
                                       &nf, err)) ||
         (rc = load_hardware_list(a->hardware ? a->hardware : "rtx4090,h100-sxm,8xh100", &hw, &nh,

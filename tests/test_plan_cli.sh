@@ -92,6 +92,8 @@ bad "law file missing a coefficient" "gamma" optimal --flops 1e20 --law "$tmp/no
 bad "law file missing" "nolaw.json" optimal --flops 1e20 --law "$tmp/nolaw.json"
 printf '{"law": "chinchilla", "params": {"E": 1.82, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}}\n' > "$tmp/chin.json"
 t_exit 0 "a Chinchilla law file plans a dense model" "$LLM720" plan optimal --flops 1e23 --experts 1 --law "$tmp/chin.json"
+"$LLM720" plan optimal --flops 1e23 --law "$tmp/chin.json" --json > "$tmp/chin.out"
+t_ok "with a Chinchilla law the default is one dense model" grep -q '"experts":\[1\]' "$tmp/chin.out"
 
 # plots (gnuplot PNG + SVG)
 if command -v gnuplot >/dev/null 2>&1 || [ -n "$LLM720_GNUPLOT" ]; then
