@@ -11,6 +11,7 @@
 -- against the uniform and Zipf routing assumptions at the same cache size.
 local sweep = require("lib.sweep")
 local report = require("lib.report")
+local trace = require("lib.trace")
 
 local o = sweep.args("granularity.lua", arg, {
   hardware = {kind = "string", default = "h100-sxm", help = "hardware profile for the speed part"},
@@ -90,19 +91,25 @@ for _, N in ipairs(sim.ladder) do
 end
 
 -- ---- sim <-> trainer: replay the training traces
-local replay = {}
+local replay, traces = {}, {}
 for _, r in ipairs(runs) do
   if llm720.exists(r.trace) then
+    local st = trace.stats(r.trace)
+    st.run = r.run
+    traces[#traces + 1] = st
+    local routings = {{"trace", "trace:" .. r.trace}, {"uniform", "uniform"}, {"zipf1", "zipf:1.0"}}
+    if st.zipf_s and st.zipf_s > 0 then
+      routings[#routings + 1] = {"zipf_fit", string.format("zipf:%.3f", st.zipf_s)}
+    end
     for _, f in ipairs(size.replay.fractions) do
       local row = {run = r.run, experts = r.experts, cache_fraction = f}
-      for _, routing in ipairs({{"trace", "trace:" .. r.trace}, {"uniform", "uniform"},
-                                {"zipf1", "zipf:1.0"}}) do
+      for _, routing in ipairs(routings) do
         local name = string.format("replay-%s-%s-%g", r.run, routing[1], f)
         local res = sw:run(name, function()
-          return {sim = llm720.sim{hardware = o.hardware, layers = size.layers, experts = r.experts,
-            expert_bytes = r.expert_bytes, heads = r.heads, topk = r.topk,
+          return {sim = llm720.sim{hardware = o.hardware, layers = st.layers or size.layers,
+            experts = r.experts, expert_bytes = r.expert_bytes, heads = r.heads, topk = r.topk,
             batch = size.replay.batch, steps = size.replay.steps,
-            cache_bytes = math.floor(f * r.experts * r.expert_bytes * size.layers),
+            cache_bytes = math.floor(f * r.experts * r.expert_bytes * (st.layers or size.layers)),
             routing = routing[2], policy = "lru", seed = o.seed}}
         end)
         row[routing[1]] = res.sim.hit_rate
@@ -143,9 +150,17 @@ body[#body + 1] = sw:plot("speed", {title = "Simulated tokens/s vs expert count"
   {name = "stream, uniform", x = sx, y = s2}, {name = "stream, Zipf 1", x = sx, y = s3}}}) .. "\n"
 
 body[#body + 1] = "## Routing traces of the trained models replayed through the cache\n\n" ..
-  "LRU hit rate with the cache holding the given fraction of the experts: the trainer's recorded " ..
-  "routing against the uniform assumption (hit rate = cache fraction under Che's approximation) " ..
-  "and Zipf with exponent 1.\n\n"
+  "What the trained routers did (expert counts pooled over layers): the fraction of experts ever " ..
+  "chosen, the Zipf exponent of their popularity, and how often a token's first choice repeats the " ..
+  "previous token's (1/N for uniform routing).\n\n"
+body[#body + 1] = sweep.md_table(traces, {"run", "experts", "layers", "per_token", "tokens",
+  {"used", "experts used"}, {"zipf_s", "Zipf exponent"}, {"reuse", "first-choice reuse"},
+  {"reuse_random", "reuse if uniform"}}) .. "\n"
+body[#body + 1] = "LRU hit rate with the cache holding the given fraction of the experts: the recorded " ..
+  "routing replayed, against the uniform assumption (hit rate = cache fraction), Zipf with exponent 1, " ..
+  "and Zipf with the trace's own exponent (what popularity alone explains; the rest is the " ..
+  "trace's order).\n\n"
 body[#body + 1] = sweep.md_table(replay, {"run", "experts", "cache_fraction",
-  {"trace", "hit (trace)"}, {"uniform", "hit (uniform)"}, {"zipf1", "hit (Zipf 1)"}, "note"}) .. "\n"
+  {"trace", "hit (trace)"}, {"uniform", "hit (uniform)"}, {"zipf1", "hit (Zipf 1)"},
+  {"zipf_fit", "hit (Zipf, fitted s)"}, "note"}) .. "\n"
 sw:write_report("Granularity: from a few large experts to single-neuron experts", table.concat(body))

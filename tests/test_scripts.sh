@@ -94,6 +94,17 @@ local act, total = law.count(64, 2, 256, 4)
 assert(act == 2 * 64 * 256 + 2 * (4 * 64 * 64 + 9 * 64 * 64 + 64 * 4), "active count")
 assert(total == act + 2 * 3 * 9 * 64 * 64, "total count")
 pass("published law values and parameter counts")
+
+-- routing trace statistics
+local tf = arg[2] .. "/trace.txt"
+llm720.write_file(tf, "# llm720 routing trace v1\n# layers 1 experts 4 per_token 2\n" ..
+  "0 0 1 2\n1 0 1 3\n2 0 1 0\n3 0 2 1\n")
+local st = require("lib.trace").stats(tf)
+assert(st.experts == 4 and st.per_token == 2 and st.tokens == 4 and st.used == 1, "trace header and counts")
+assert(near(st.reuse, 2 / 3, 1e-12) and st.reuse_random == 0.25, "first-choice reuse")
+llm720.write_file(tf, "0 0 1\n")
+errs(function() require("lib.trace").stats(tf) end, "no '# layers L experts N per_token K' line")
+pass("routing trace statistics")
 print("1.." .. ok)
 LUA
 "$LLM720" run "$tmp/lib.lua" "$S" "$tmp" > "$tmp/lib.out" 2>&1

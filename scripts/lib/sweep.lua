@@ -233,8 +233,8 @@ function Sweep:run(name, fn)
   return r
 end
 
--- Text files for the byte-level corpus: the fortunes database (installed by
--- setup.sh). Errors when none is found.
+-- Text files for the byte-level corpus: the fortunes database and the
+-- Jargon File (both installed by setup.sh). Errors when none is found.
 function M.corpus_files()
   local dir = "/usr/share/games/fortunes"
   local files = {}
@@ -247,16 +247,22 @@ function M.corpus_files()
       end
     end
   end
+  local jargon = "/usr/share/doc/jargon-text/jargon.txt.gz"
+  if llm720.exists(jargon) then files[#files + 1] = jargon end
   if #files == 0 then
     fail("no training text found in %s: install the fortunes package (setup.sh does)", dir)
   end
   return files
 end
 
--- Token shards for the sweep (data/ in the sweep folder), made once.
+-- Byte-level token shards for the sweep (data/ in the sweep folder), made
+-- once; an interrupted preparation is cleared and made again.
 function Sweep:data()
   local dir = self.dir .. "/data"
   if llm720.exists(dir .. "/done.json") then return dir end
+  if llm720.exists(dir) then
+    for _, n in ipairs(llm720.list_dir(dir)) do os.remove(dir .. "/" .. n) end
+  end
   local r = llm720.prepare_data{out = dir, table.unpack(M.corpus_files())}
   llm720.write_file(dir .. "/done.json", llm720.json_encode(r or {}, true) .. "\n")
   return dir
