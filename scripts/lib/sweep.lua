@@ -269,7 +269,8 @@ function Sweep:data()
 end
 
 -- Trains one run (skipped when complete; resumed when a partial run is
--- there). opts are llm720.train's options without out/resume/device.
+-- there). opts are llm720.train's options without out/resume/device;
+-- warmup (steps/10), eval_every (steps/5) and lr (2e-3) have defaults.
 -- Returns {train = result, last = last eval, header = header, log = path}.
 function Sweep:train(name, opts)
   return self:run(name, function(rundir)
@@ -277,6 +278,11 @@ function Sweep:train(name, opts)
     for k, v in pairs(opts) do t[k] = v end
     t.out = rundir
     t.device = t.device or self.o.device
+    -- schedule defaults scaled to the run: a tenth warm-up, five evaluations
+    t.warmup = t.warmup or math.max(1, t.steps // 10)
+    t.eval_every = t.eval_every or math.max(1, t.steps // 5)
+    t.lr = t.lr or 2e-3
+    if self.o.smoke then t.eval_tokens = t.eval_tokens or 4096 end
     local partial = false
     for _, n in ipairs(llm720.list_dir(rundir)) do
       if n ~= "done.json" then partial = true end
