@@ -72,8 +72,15 @@ body[#body + 1] = sw:plot("isoflop", {title = string.format("Validation loss at 
 
 body[#body + 1] = "## Published optimum at the same compute (llm720 plan)\n\n"
 if plan then
-  local prow = plan.optima or plan.rows or (plan[1] and plan) or {plan}
-  body[#body + 1] = sweep.md_table(prow, {"experts", "active_params", "total_params", "tokens", "loss"}) .. "\n"
+  local prow = {}
+  for i, e in ipairs(plan.experts) do
+    prow[i] = {experts = e, d_model = plan.d_model[i], active_params = plan.active_params[i],
+               total_params = plan.total_params[i], tokens = plan.tokens[i], loss = plan.loss[i]}
+  end
+  body[#body + 1] = "The published law's optima at this compute, far below the budgets it was " ..
+    "fitted on (GPT-2 tokens, 10^7 to 10^9 active parameters): an extrapolation to set beside the " ..
+    "best measured split, not a prediction to meet.\n\n" ..
+    sweep.md_table(prow, {"experts", "d_model", "active_params", "total_params", "tokens", "loss"}) .. "\n"
 else
   body[#body + 1] = "Not available: " .. plan_why .. "\n\n"
 end

@@ -27,7 +27,7 @@ local bpp = 2
 print(string.format("\n1. plan: %s, %g training FLOPs, published joint MoE law", o.hardware, o.flops))
 local p = sw:run("plan", function()
   return {plan = llm720.plan{"budget", flops = o.flops, hardware = o.hardware, bytes_per_param = bpp}}
-end).plan
+end).plan.total_memory
 llm720.print_table({p}, {"experts", "d_model", "active_params", "total_params", "tokens", "loss",
                          "memory_bytes"})
 

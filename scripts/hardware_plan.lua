@@ -25,13 +25,14 @@ local sw = sweep.open("hardware_plan", o, {size = size, hardware = o.hardware, f
 -- the two plans: weights within GPU memory; experts within host memory
 local function plan(name, opts)
   return sw:run(name, function()
-    local t = {"budget", flops = o.flops, hardware = o.hardware, bytes_per_param = o.bytes_per_param}
+    local t = {"budget", flops = o.flops, bytes_per_param = o.bytes_per_param}
     for k, v in pairs(opts) do t[k] = v end
     return {plan = llm720.plan(t)}
-  end).plan
+  end).plan.total_memory
 end
-local resident = plan("plan-resident", {})
-local streamed = plan("plan-stream", {stream = true})
+-- resident: weights and KV cache within GPU memory; stream: within host memory
+local resident = plan("plan-resident", {hardware = o.hardware})
+local streamed = plan("plan-stream", {memory_bytes = hw.host_memory_bytes})
 
 local rows = {}
 for _, c in ipairs({{"resident", resident}, {"stream", streamed}}) do
@@ -58,8 +59,10 @@ body[#body + 1] = string.format("Hardware `%s`: %.0f GB GPU memory, %.0f GB host
   "%.0f GB/s. Training budget %g FLOPs, %g bytes per parameter, published joint MoE law.\n\n",
   o.hardware, hw.memory_bytes / 1e9, hw.host_memory_bytes / 1e9, hw.host_link.bandwidth / 1e9,
   o.flops, o.bytes_per_param)
-body[#body + 1] = "- resident: every weight and the KV cache in GPU memory (`llm720 plan budget`).\n" ..
-  "- stream: experts held in host memory, cached in the GPU memory left by the other weights " ..
+body[#body + 1] = "- resident: every weight and the KV cache in GPU memory (`llm720 plan budget " ..
+  "--hardware`, total-memory optimum).\n" ..
+  "- stream: the same plan with host memory as the limit (`--memory-bytes`); experts held in host " ..
+  "memory, cached in the GPU memory left by the other weights " ..
   "(LRU, Zipf-1 routing in the simulator).\n" ..
   "- PEER rows: the same expert bytes as single-neuron experts (8 heads, top-16).\n\n"
 body[#body + 1] = sweep.md_table(rows, {"plan", "ffn", "experts", "d_model", "layers",

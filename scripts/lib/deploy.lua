@@ -20,11 +20,12 @@ function M.hardware(script, name)
   return hw
 end
 
--- Expert layout of a plan row (joint MoE paper's shapes: n_blocks = d/64,
--- SwiGLU experts of hidden 3d, top-1), in bytes at bytes_per_param.
+-- Expert layout of a plan scenario (llm720.plan budget's keys; the joint MoE
+-- paper's shapes: n_blocks = d/64, SwiGLU experts of hidden 3d, top-1), in
+-- bytes at bytes_per_param.
 function M.layout(p, bytes_per_param)
   local d = p.d_model
-  local layers = math.max(1, math.floor(d / 64 + 0.5))
+  local layers = p.n_blocks or math.max(1, math.floor(d / 64 + 0.5))
   local E = math.max(1, math.floor(p.experts + 0.5))
   local expert_bytes = 9 * d * d * bytes_per_param
   local expert_total = expert_bytes * E * layers
