@@ -89,5 +89,5 @@ const l720_law l720_law_joint_moe = {
     "Ludziejewski, Pioro et al. 2025, arXiv 2502.05172",
     NP, names, fit_names, lo, hi, fit_lo, fit_hi,
     L720_IN_N | L720_IN_D | L720_IN_E, grid_n, grid_v,
-    log_pred, to_params, from_params,
+    log_pred, NULL, to_params, from_params,
 };

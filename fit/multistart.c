@@ -78,7 +78,7 @@ int l720_fit_multistart(const l720_objective *o, const l720_grid *g, l720_fit_re
     const l720_law *law = o->law;
     size_t n = g->total, np = law->np;
     memset(r, 0, sizeof *r);
-    end_t *ends = malloc(n * sizeof *ends);
+    end_t *ends = calloc(n, sizeof *ends);
     if (!ends)
         return l720_err_set(err, L720_EFAIL, "out of memory");
     size_t evals = 0;
