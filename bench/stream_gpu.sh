@@ -14,7 +14,7 @@ work=$(mktemp -d)
     nvidia-smi --query-gpu=name,driver_version,pcie.link.gen.current,pcie.link.width.current,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv || true
     nvcc --version | tail -1
     nvcc -std=c++17 -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror -Ikernels \
-        kernels/stream_bench.cu kernels/stream_sched.c -o "$work/bench_stream"
+        kernels/stream_bench.cu kernels/stream_sched.c kernels/stream_configs.c -o "$work/bench_stream"
     "$work/bench_stream" "$work/run"
 } 2>&1 | tee "$log"
 cp "$work"/run/stream_*.csv "$work"/run/stream_profile.json "$out"/

@@ -278,23 +278,6 @@ static void micro_misc(bench *b, link_fit *f)
 
 /* ---- the streaming workloads ------------------------------------------- */
 
-/* name, L, N, K, batch, steps, expert bytes, cache slots, zipf s, zero-copy, compute us, seed */
-static const stream_cfg CONFIGS[] = {
-    {"c256b-copy-uni", 4, 65536, 8, 16, 32, 256, 2048, 0, 0, 20, 1},
-    {"c256b-zc-zipf", 4, 65536, 16, 64, 32, 256, 16384, 1.0, 1, 10, 2},
-    {"c4k-zc-uni", 4, 16384, 8, 32, 32, 4096, 2048, 0, 1, 10, 3},
-    {"c4k-copy-zipf", 4, 16384, 8, 32, 32, 4096, 4096, 0.9, 0, 20, 4},
-    {"c64k-copy-zipf", 4, 4096, 8, 16, 32, 65536, 1024, 0.8, 0, 50, 5},
-    {"c64k-zc-uni", 4, 4096, 8, 16, 32, 65536, 512, 0, 1, 20, 6},
-    {"c1m-copy-uni", 4, 256, 4, 8, 32, MiB, 128, 0, 0, 100, 7},
-    {"c1m-zc-zipf", 4, 256, 4, 4, 32, MiB, 64, 1.0, 1, 100, 8},
-    {"c16m-copy-uni", 4, 32, 2, 2, 32, 16 * MiB, 16, 0, 0, 200, 9},
-    {"c16m-zc-zipf", 4, 32, 2, 2, 32, 16 * MiB, 16, 1.0, 1, 200, 10},
-    {"c64m-copy-zipf", 2, 16, 2, 1, 32, 64 * MiB, 8, 1.0, 0, 500, 11},
-    {"c64m-zc-uni", 2, 16, 2, 1, 32, 64 * MiB, 4, 0, 1, 500, 12},
-};
-static const int N_CONFIGS = sizeof CONFIGS / sizeof CONFIGS[0];
-
 /* Two ways to issue a trace. AHEAD: the host knows all routing up front and
  * runs ahead of the GPU, so issuing the next layer's copies overlaps this
  * layer's compute. SYNC: a layer's routing is known only when the previous
@@ -485,26 +468,14 @@ int main(int argc, char **argv)
     mkdir(tdir, 0755);
 
     /* schedules and traces first: no GPU needed */
-    std::vector<stream_sched> sched(N_CONFIGS);
-    for (int i = 0; i < N_CONFIGS; i++) {
-        const stream_cfg *c = &CONFIGS[i];
-        char why[256], path[8192];
-        if (stream_cfg_check(c, why, sizeof why)) {
-            fprintf(stderr, "%s\n", why);
-            return 2;
-        }
-        if (stream_sched_build(c, &sched[i])) {
-            fprintf(stderr, "%s: out of memory\n", c->name);
-            return 1;
-        }
-        snprintf(path, sizeof path, "%s/%s.trace", tdir, c->name);
-        if (stream_trace_write(path, c, &sched[i])) {
-            fprintf(stderr, "%s: %s\n", path, strerror(errno));
-            return 1;
-        }
-        printf("%-16s accesses %8lld misses %8lld (%.3f)\n", c->name,
-               (long long)sched[i].n_access, (long long)sched[i].n_miss,
-               (double)sched[i].n_miss / sched[i].n_access);
+    const int n_configs = stream_n_configs;
+
+    std::vector<stream_sched> sched(n_configs);
+    char why[4200];
+    int rc = stream_configs_prepare(tdir, sched.data(), stdout, why, sizeof why);
+    if (rc) {
+        fprintf(stderr, "%s\n", why);
+        return rc;
     }
     if (traces_only)
         return 0;
@@ -552,9 +523,9 @@ int main(int argc, char **argv)
                            "name,mode,layers,experts,per_token,batch,steps,expert_bytes,"
                            "cache_slots,routing,transfer,compute_us,compute_s,accesses,misses,"
                            "step_s,step_warm_s,step_min_s,step_max_s,verified_slots");
-    std::vector<step_result> res(N_CONFIGS * N_MODES);
-    for (int i = 0; i < N_CONFIGS; i++) {
-        const stream_cfg *c = &CONFIGS[i];
+    std::vector<step_result> res(n_configs * N_MODES);
+    for (int i = 0; i < n_configs; i++) {
+        const stream_cfg *c = &stream_configs[i];
         if (only && strcmp(only, c->name))
             continue;
         prepare_config(&b, c, &sched[i]);
@@ -582,8 +553,8 @@ int main(int argc, char **argv)
 
     printf("\n%-16s %-5s %9s %-8s %9s %10s %10s %9s %6s\n", "config", "mode", "bytes", "transfer",
            "miss/step", "compute_us", "step_ms", "spread_%", "slots");
-    for (int i = 0; i < N_CONFIGS; i++) {
-        const stream_cfg *c = &CONFIGS[i];
+    for (int i = 0; i < n_configs; i++) {
+        const stream_cfg *c = &stream_configs[i];
         if (only && strcmp(only, c->name))
             continue;
         for (int mode = 0; mode < N_MODES; mode++) {

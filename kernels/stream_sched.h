@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,6 +67,16 @@ int stream_trace_write(const char *path, const stream_cfg *c, const stream_sched
 /* The 8-byte tag the benchmark writes at the start of each expert in the host
  * table, to check that every slot ends up holding the expert the schedule says. */
 uint64_t stream_tag(int32_t key);
+
+/* The benchmark's workloads (stream_configs.c). */
+extern const stream_cfg stream_configs[];
+extern const int stream_n_configs;
+
+/* Builds the schedule of every workload into sched[stream_n_configs] and
+ * writes DIR/NAME.trace for each; one line of counts per workload to log
+ * (may be NULL). 0, or 2 (bad configuration) / 1 (out of memory, I/O) with a
+ * reason in why. */
+int stream_configs_prepare(const char *dir, stream_sched *sched, FILE *log, char *why, size_t n);
 
 #ifdef __cplusplus
 }
