@@ -41,7 +41,7 @@ for _, r in ipairs(rows) do
     heads = 1, topk = r.per_token, batch = r.batch, steps = r.steps, warmup_steps = 0,
     cache_bytes = r.cache_slots * r.expert_bytes,
     routing = "trace:" .. trace_dir .. "/" .. r.name .. ".trace",
-    policy = "lru", prefetch = "none", transfer = r.transfer, concurrency = 1,
+    policy = "lru", prefetch = "none", transfer = r.transfer, concurrency = r.concurrency or 1,
     compute_seconds = r.compute_s, seed = 1,
   }
   local err = res.step_seconds / r.step_s - 1
@@ -50,7 +50,8 @@ for _, r in ipairs(rows) do
   count[m] = (count[m] or 0) + 1
   within[m] = (within[m] or 0) + (math.abs(err) <= 0.10 and 1 or 0)
   out[#out + 1] = {
-    config = r.name, mode = m, transfer = r.transfer, expert_bytes = r.expert_bytes,
+    config = r.name, mode = m, transfer = r.transfer, streams = r.concurrency or 1,
+    expert_bytes = r.expert_bytes,
     misses_gpu = r.misses, misses_sim = math.tointeger(res.misses) or res.misses,
     compute_us = r.compute_s * 1e6, measured_ms = r.step_s * 1e3,
     simulated_ms = res.step_seconds * 1e3, error_pct = 100 * err,
@@ -61,7 +62,7 @@ for _, r in ipairs(rows) do
   end
 end
 
-local cols = {"config", "mode", "transfer", "expert_bytes", "misses_gpu", "misses_sim",
+local cols = {"config", "mode", "transfer", "streams", "expert_bytes", "misses_gpu", "misses_sim",
               "compute_us", "measured_ms", "simulated_ms", "error_pct"}
 llm720.print_table(out, cols)
 

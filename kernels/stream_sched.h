@@ -24,6 +24,8 @@
 extern "C" {
 #endif
 
+#define STREAM_MAX_CONCURRENCY 8
+
 typedef struct stream_cfg {
     char name[48];
     int layers;          /* L */
@@ -37,6 +39,7 @@ typedef struct stream_cfg {
     int zerocopy;        /* misses served by a zero-copy gather (1) or copies (0) */
     double compute_us;   /* requested per-layer compute time */
     uint64_t seed;
+    int concurrency;     /* copy mode: streams the layer's copies are spread over (0: 1) */
 } stream_cfg;
 
 typedef struct stream_sched {

@@ -98,7 +98,7 @@ static void check_against_brute(const char *what, stream_cfg c)
 
 static void check_trace_file(void)
 {
-    stream_cfg c = {"tiny", 2, 10, 3, 2, 3, 256, 12, 0, 0, 1, 7};
+    stream_cfg c = {"tiny", 2, 10, 3, 2, 3, 256, 12, 0, 0, 1, 7, 1};
     stream_sched s;
     char path[] = "/tmp/test_stream_sched_XXXXXX";
     int fd = mkstemp(path);
@@ -135,13 +135,13 @@ static void check_trace_file(void)
 
 int main(void)
 {
-    check_against_brute("uniform", (stream_cfg){"u", 3, 40, 3, 4, 25, 256, 36, 0, 0, 1, 11});
-    check_against_brute("zipf", (stream_cfg){"z", 2, 64, 4, 3, 30, 4096, 32, 1.1, 1, 1, 12});
+    check_against_brute("uniform", (stream_cfg){"u", 3, 40, 3, 4, 25, 256, 36, 0, 0, 1, 11, 1});
+    check_against_brute("zipf", (stream_cfg){"z", 2, 64, 4, 3, 30, 4096, 32, 1.1, 1, 1, 12, 1});
     check_against_brute("whole layer cached",
-                        (stream_cfg){"w", 2, 16, 2, 2, 20, 256, 32, 0.7, 0, 1, 13});
+                        (stream_cfg){"w", 2, 16, 2, 2, 20, 256, 32, 0.7, 0, 1, 13, 1});
 
     /* uniform routing: LRU hit rate = cache fraction */
-    stream_cfg u = {"rate", 1, 1000, 1, 1, 40000, 256, 100, 0, 0, 1, 14};
+    stream_cfg u = {"rate", 1, 1000, 1, 1, 40000, 256, 100, 0, 0, 1, 14, 1};
     stream_sched s;
     if (ok(stream_sched_build(&u, &s) == 0, "large uniform schedule built")) {
         double hit = 1.0 - (double)s.n_miss / s.n_access;
@@ -149,7 +149,7 @@ int main(void)
         stream_sched_free(&s);
     }
     /* Zipf: the top expert of a layer draws about 1/H_N of the picks */
-    stream_cfg z = {"skew", 1, 100, 1, 1, 20000, 256, 10, 1.0, 0, 1, 15};
+    stream_cfg z = {"skew", 1, 100, 1, 1, 20000, 256, 10, 1.0, 0, 1, 15, 1};
     if (ok(stream_sched_build(&z, &s) == 0, "zipf schedule built")) {
         int count[100] = {0}, top = 0;
         for (int64_t t = 0; t < s.tokens; t++)
@@ -164,7 +164,7 @@ int main(void)
     }
 
     char why[256];
-    stream_cfg bad = {"bad", 4, 100, 4, 8, 2, 256, 30, 0, 0, 1, 1};
+    stream_cfg bad = {"bad", 4, 100, 4, 8, 2, 256, 30, 0, 0, 1, 1, 1};
     ok(stream_cfg_check(&bad, why, sizeof why) && strstr(why, "multiple of layers"),
        "slots not a multiple of layers rejected: %s", why);
     bad.cache_slots = 64;
@@ -178,9 +178,14 @@ int main(void)
     for (int i = 0; i < stream_n_configs; i++)
         all_ok &= !stream_cfg_check(&stream_configs[i], why, sizeof why);
     ok(all_ok && stream_n_configs >= 6, "the %d benchmark workloads are valid", stream_n_configs);
-    ok(stream_configs[0].expert_bytes == 256 &&
-           stream_configs[stream_n_configs - 1].expert_bytes == 64u << 20,
-       "workloads span 256-byte to 64 MiB experts");
+    size_t lo = stream_configs[0].expert_bytes, hi = lo;
+    for (int i = 1; i < stream_n_configs; i++) {
+        size_t b = stream_configs[i].expert_bytes;
+        lo = b < lo ? b : lo;
+        hi = b > hi ? b : hi;
+    }
+    ok(lo == 256 && hi == 64u << 20, "workloads span 256-byte to 64 MiB experts (%zu to %zu)", lo,
+       hi);
     check_trace_file();
     return tap_done();
 }
