@@ -21,5 +21,8 @@ tests_test_stream_sched_SOURCES = tests/test_stream_sched.c $(stream_sched_sourc
 tests_test_stream_sched_LDADD = -lm
 
 EXTRA_DIST += bench/stream_gpu.sh bench/stream_compare.sh bench/stream_compare.lua \
-	bench/stream_h100_steps.csv bench/stream_h100_micro.csv bench/stream_h100_profile.json \
-	bench/stream_h100_log.txt
+	bench/stream_h100_profile.json bench/stream_h100_compare.csv \
+	bench/stream_h100_steps_0425.csv bench/stream_h100_steps_0435a.csv \
+	bench/stream_h100_steps_0435b.csv bench/stream_h100_micro_0425.csv \
+	bench/stream_h100_micro_0435a.csv bench/stream_h100_micro_0435b.csv \
+	bench/stream_h100_log_0425.txt bench/stream_h100_log_0435.txt
