@@ -103,7 +103,9 @@ static void gradcheck_model(const char *name, const l720_model_cfg *cfg, uint64_
     l720_model_free(mdl);
 }
 
-/* Forward + backward with `threads` threads: loss and gradients. */
+/* Forward + backward with `threads` threads on a model big enough that every
+ * layer's loops do run in parallel (see trainer/par.h): loss and gradients. */
+enum { DB = 4, DT = 32 };
 static void run_once(const l720_model_cfg *cfg, int threads, double *loss_out, float **grads,
                      size_t *n)
 {
@@ -113,10 +115,16 @@ static void run_once(const l720_model_cfg *cfg, int threads, double *loss_out, f
     (void)threads;
 #endif
     l720_err err;
-    l720_model *m = l720_model_new(cfg, B, 5, &err);
+    l720_model *m = l720_model_new(cfg, DB, 5, &err);
+    int32_t dtok[DB * DT], dtgt[DB * DT];
+    uint64_t rs = 8;
+    for (int i = 0; i < DB * DT; i++) {
+        dtok[i] = (int32_t)l720_trng_below(&rs, (uint64_t)cfg->vocab);
+        dtgt[i] = (int32_t)l720_trng_below(&rs, (uint64_t)cfg->vocab);
+    }
     l720_forward_out out;
     l720_model_zero_grad(m);
-    l720_model_forward(m, tok, tgt, B, T, 1, &out, &err);
+    l720_model_forward(m, dtok, dtgt, DB, DT, 1, &out, &err);
     l720_model_backward(m);
     *loss_out = out.loss + out.aux_loss;
     *n = l720_model_n_params(m);
@@ -125,17 +133,70 @@ static void run_once(const l720_model_cfg *cfg, int threads, double *loss_out, f
     l720_model_free(m);
 }
 
-static void test_determinism(const l720_model_cfg *cfg)
+static void test_determinism(void)
 {
+    l720_model_cfg c = tiny_cfg();
+    c.vocab = 64;
+    c.d_model = 64;
+    c.n_heads = 4;
+    c.seq_len = DT;
+    c.ffn_hidden = 0;
+    c.n_layers = 3;
+    c.ffn[0].kind = L720_FFN_MOE;
+    c.ffn[0].n_experts = 4;
+    c.ffn[1].kind = L720_FFN_PEER;
+    c.ffn[1].n_experts = 64;
+    c.ffn[1].heads = 2;
+    c.ffn[1].topk = 4;
     double l1, l4;
     float *g1, *g4;
     size_t n1, n4;
-    run_once(cfg, 1, &l1, &g1, &n1);
-    run_once(cfg, 3, &l4, &g4, &n4);
+    run_once(&c, 1, &l1, &g1, &n1);
+    run_once(&c, 3, &l4, &g4, &n4);
     ok(l1 == l4 && n1 == n4 && !memcmp(g1, g4, sizeof(float) * n1),
        "1 and 3 threads: bitwise identical loss and gradients (loss %.9g)", l1);
     free(g1);
     free(g4);
+#ifdef _OPENMP
+    omp_set_num_threads(omp_get_num_procs());
+#endif
+}
+
+/* Expert statistics and routing ids; evaluation uses the running BatchNorm. */
+static void test_stats(const l720_model_cfg *cfg)
+{
+    l720_err err;
+    l720_model *m = l720_model_new(cfg, B, 5, &err);
+    l720_forward_out out;
+    double frac, kl;
+    ok(l720_model_expert_stats(m, 2, &frac, &kl) == -1 && !l720_model_routing(m, 2, NULL),
+       "a dense layer has no expert statistics and no routing");
+    l720_model_forward(m, tok, tgt, B, T, 1, &out, &err);
+    int pt0, pt1;
+    const int32_t *r0 = l720_model_routing(m, 0, &pt0), *r1 = l720_model_routing(m, 1, &pt1);
+    int in_range = 1;
+    for (int i = 0; i < B * T; i++)
+        in_range &= r0[i] >= 0 && r0[i] < 4;
+    for (int i = 0; i < B * T * pt1; i++)
+        in_range &= r1[i] >= 0 && r1[i] < 16;
+    ok(pt0 == 1 && pt1 == 4 && in_range, "routing ids: 1 per token (MoE), h*k = 4 (PEER)");
+    l720_model_expert_stats(m, 1, &frac, &kl);
+    int seen[16] = {0}, used = 0;
+    for (int i = 0; i < B * T * pt1; i++)
+        seen[r1[i]] = 1;
+    for (int e = 0; e < 16; e++)
+        used += seen[e];
+    ok_near(frac, used / 16.0, 1e-12, "PEER fraction of experts used %.3f, KL %.3f", frac, kl);
+    ok(kl >= 0 && kl <= log(16.0) + 1e-9, "KL from uniform within [0, ln N]");
+    l720_model_reset_expert_stats(m);
+    l720_model_expert_stats(m, 1, &frac, &kl);
+    ok(frac == 0, "reset clears the statistics");
+    ok(l720_model_forward(m, tok, tgt, B, T, 0, &out, &err) == 0 && isfinite(out.loss),
+       "evaluation forward (running BatchNorm, dropless): loss %.4f", out.loss);
+    size_t nb;
+    l720_model_buffers(m, &nb);
+    ok(nb == 2 * 2 * 8, "buffers: running mean and variance of the PEER layer (%zu)", nb);
+    l720_model_free(m);
 }
 
 static void expect_cfg_error(l720_model_cfg c, const char *field, const char *what)
@@ -243,11 +304,14 @@ int main(void)
     mixed.n_layers = 3;
     mixed.ffn[0].kind = L720_FFN_MOE;
     mixed.ffn[0].n_experts = 4;
-    mixed.ffn[1].kind = L720_FFN_DENSE;
-    mixed.ffn[2].kind = L720_FFN_MOE;
-    mixed.ffn[2].n_experts = 3;
-    gradcheck_model("dense+moe", &mixed, &rs);
-    test_determinism(&mixed);
+    mixed.ffn[1].kind = L720_FFN_PEER;
+    mixed.ffn[1].n_experts = 16;
+    mixed.ffn[1].heads = 2;
+    mixed.ffn[1].topk = 2;
+    mixed.ffn[2].kind = L720_FFN_DENSE;
+    gradcheck_model("moe+peer+dense", &mixed, &rs);
+    test_determinism();
+    test_stats(&mixed);
     test_cfg();
     test_counts();
     test_bad_input();

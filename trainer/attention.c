@@ -1,6 +1,7 @@
 /* attention.c: see attention.h. One thread owns one (sequence, head): all the
  * sums it writes (dq, dk, dv of that head) are done in a fixed order. */
 #include "attention.h"
+#include "par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@ void l720_attention_forward(float *out, float *lse, const float *qkv, int B, int
     int hs = C / NH;
     size_t C3 = 3 * (size_t)C;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel
+#pragma omp parallel if (L720_PAR((double)B * NH * T * T * hs))
     {
         float *s = malloc(sizeof(float) * (size_t)T); /* [T] scores of one query */
 #pragma omp for schedule(static) collapse(2)
@@ -56,7 +57,7 @@ void l720_attention_backward(float *dqkv, const float *dout, const float *qkv, c
     int hs = C / NH;
     size_t C3 = 3 * (size_t)C;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel
+#pragma omp parallel if (L720_PAR((double)B * NH * T * T * hs))
     {
         float *p = malloc(sizeof(float) * (size_t)T);  /* [T] probabilities of one query */
         float *dp = malloc(sizeof(float) * (size_t)T); /* [T] their gradient */

@@ -1,5 +1,6 @@
 /* crossentropy.c: see crossentropy.h. */
 #include "crossentropy.h"
+#include "par.h"
 
 #include <math.h>
 #include <string.h>
@@ -7,7 +8,7 @@
 void l720_embedding_forward(float *out, const int32_t *tokens, const float *embed, size_t N,
                             size_t C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * C))
     for (size_t n = 0; n < N; n++)
         memcpy(out + n * C, embed + (size_t)tokens[n] * C, sizeof(float) * C);
 }
@@ -26,7 +27,7 @@ void l720_embedding_backward(float *dembed, const float *dout, const int32_t *to
 double l720_crossentropy_forward(float *lse, const float *logits, const int32_t *targets,
                                  size_t N, size_t V, size_t *count)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * V))
     for (size_t n = 0; n < N; n++) {
         const float *z = logits + n * V; /* [V] */
         float mx = -INFINITY;
@@ -52,7 +53,7 @@ double l720_crossentropy_forward(float *lse, const float *logits, const int32_t 
 void l720_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                                 const int32_t *targets, size_t N, size_t V, float scale)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * V))
     for (size_t n = 0; n < N; n++) {
         float *d = dlogits + n * V;            /* [V] */
         const float *z = logits + n * V;       /* [V] */

@@ -2,11 +2,12 @@
  * computes a whole row; weight gradients are split over weight rows, each
  * summing over the tokens in order. */
 #include "matmul.h"
+#include "par.h"
 
 void l720_matmul_forward(float *out, const float *inp, const float *w, size_t N, size_t C,
                          size_t OC)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * C * OC))
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C; /* [C] */
         float *o = out + n * OC;      /* [OC] */
@@ -24,7 +25,7 @@ void l720_matmul_backward(float *dinp, float *dw, const float *dout, const float
                           const float *w, size_t N, size_t C, size_t OC)
 {
     if (dinp) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * C * OC))
         for (size_t n = 0; n < N; n++) {
             const float *g = dout + n * OC; /* [OC] */
             float *dx = dinp + n * C;       /* [C] */
@@ -37,7 +38,7 @@ void l720_matmul_backward(float *dinp, float *dw, const float *dout, const float
         }
     }
     if (dw) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * C * OC))
         for (size_t j = 0; j < OC; j++) {
             float *dwr = dw + j * C; /* [C] */
             for (size_t n = 0; n < N; n++) {

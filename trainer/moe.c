@@ -9,6 +9,7 @@
 
 #include "matmul.h"
 #include "swiglu.h"
+#include "par.h"
 
 l720_moe *l720_moe_new(size_t max_N, int C, int H, int E)
 {
@@ -68,7 +69,7 @@ static void route(l720_moe *m, const float *inp, const float *router, size_t N)
 {
     size_t E = (size_t)m->E;
     l720_matmul_forward(m->probs, inp, router, N, (size_t)m->C, E);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * E * 4))
     for (size_t n = 0; n < N; n++) {
         float *p = m->probs + n * E; /* [E] logits in, probabilities out */
         float mx = p[0];
@@ -144,7 +145,7 @@ void l720_moe_forward(l720_moe *m, float *out, const float *inp, const float *ro
     }
     memset(out, 0, sizeof(float) * N * C);
     size_t n_kept = m->offset[E];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(n_kept * C))
     for (size_t i = 0; i < n_kept; i++) {
         size_t n = (size_t)m->order[i];
         float g = m->probs[n * E + (size_t)m->expert[n]];
@@ -162,7 +163,7 @@ void l720_moe_backward(l720_moe *m, float *dinp, float *drouter, float *dw1, flo
     size_t n_kept = m->offset[E];
     float *dgate = m->dz; /* dz's rows hold d gate in column 0 until the router part */
     /* experts: y_n = g_n · FFN_e(x_n) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(n_kept * C))
     for (size_t i = 0; i < n_kept; i++) {
         size_t n = (size_t)m->order[i];
         float g = m->probs[n * E + (size_t)m->expert[n]], dg = 0.0f;
@@ -181,7 +182,7 @@ void l720_moe_backward(l720_moe *m, float *dinp, float *drouter, float *dw1, flo
                                  m->xs + o * C, m->h1 + o * H, m->h3 + o * H, m->act + o * H,
                                  w1 + e * H * C, w3 + e * H * C, w2 + e * C * H, ne, C, H);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(n_kept * C))
     for (size_t i = 0; i < n_kept; i++) {
         size_t n = (size_t)m->order[i];
         for (size_t c = 0; c < C; c++)
@@ -189,7 +190,7 @@ void l720_moe_backward(l720_moe *m, float *dinp, float *drouter, float *dw1, flo
     }
     /* router: d probs from the gate and the balance loss, then softmax; z-loss on
      * the logits: d (lse²)/N = 2 lse p / N */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * E * 4))
     for (size_t n = 0; n < N; n++) {
         const float *p = m->probs + n * E; /* [E] */
         float *dz = m->dz + n * E;         /* [E] */

@@ -36,7 +36,9 @@ typedef struct l720_peer {
     float *gates;        /* [N, h, k] */
     float *z;            /* [N, h, k] u_idᵀ x */
     /* backward scratch */
-    float *dq;           /* [N, h·dk] */
+    float *dq;           /* [N, h·dk] d q, then d qpre */
+    float *dscore;       /* [N, h, k] d score of each retrieved expert */
+    float *dz;           /* [N, h, k] d (u_idᵀ x) */
     size_t *bucket;      /* [n² + 1] start of each expert's (token, slot) pairs */
     int32_t *pairs;      /* [N·h·k] (token·h + head)·k + slot, grouped by expert */
 } l720_peer;
@@ -45,11 +47,11 @@ l720_peer *l720_peer_new(size_t max_N, int C, int n, int h, int k, int dk);
 void l720_peer_free(l720_peer *p);
 
 /* Exact top-k over the n² product keys for one head: q [dk], keys1, keys2
- * [n, dk/2]. ids[k], scores[k] best first. scratch: [2n + 2k + k²] floats... see
- * l720_peer_topk_scratch. */
+ * [n, dk/2]. ids[k], scores[k] best first (score descending, id ascending).
+ * scratch: l720_peer_topk_scratch(n, k) bytes. */
 size_t l720_peer_topk_scratch(int n, int k);
 void l720_peer_topk(int32_t *ids, float *scores, const float *q, const float *keys1,
-                    const float *keys2, int n, int k, int dk, float *scratch);
+                    const float *keys2, int n, int k, int dk, void *scratch);
 
 /* out[N, C] from inp[N, C]; wq [h·dk, C]; keys1, keys2 [h·n, dk/2]; u, v [n², C];
  * run_mean, run_var [h·dk] (read in evaluation, updated in training). */

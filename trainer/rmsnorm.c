@@ -2,13 +2,14 @@
  * With r = rstd, y_c = w_c x_c r:  dx_c = r (w_c dy_c − x_c r² · mean_j(w_j dy_j x_j)),
  * dw_c = Σ_n dy_c x_c r. */
 #include "rmsnorm.h"
+#include "par.h"
 
 #include <math.h>
 
 void l720_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, size_t N,
                           size_t C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * C * 2))
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C; /* [C] */
         float *y = out + n * C;       /* [C] */
@@ -25,7 +26,7 @@ void l720_rmsnorm_forward(float *out, float *rstd, const float *inp, const float
 void l720_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
                            const float *w, const float *rstd, size_t N, size_t C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * C * 2))
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C, *dy = dout + n * C; /* [C] */
         float *dx = dinp + n * C;                         /* [C] */
@@ -36,7 +37,7 @@ void l720_rmsnorm_backward(float *dinp, float *dw, const float *dout, const floa
         for (size_t c = 0; c < C; c++)
             dx[c] += r * (w[c] * dy[c] - x[c] * m);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * C * 2))
     for (size_t c = 0; c < C; c++) {
         float s = 0.0f;
         for (size_t n = 0; n < N; n++)

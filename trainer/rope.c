@@ -1,5 +1,6 @@
 /* rope.c: see rope.h. */
 #include "rope.h"
+#include "par.h"
 
 #include <math.h>
 
@@ -20,7 +21,7 @@ static void rope_rotate(float *x, const float *cosb, const float *sinb, int B, i
                         int hs, size_t stride, float sign)
 {
     int half = hs / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR((double)B * T * NH * hs * 2))
     for (long bt = 0; bt < (long)B * T; bt++) {
         int t = (int)(bt % T);
         const float *cs = cosb + (size_t)t * half, *sn = sinb + (size_t)t * half; /* [hs/2] */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "matmul.h"
+#include "par.h"
 
 void l720_swiglu_forward(float *out, float *h1, float *h3, float *act, const float *inp,
                          const float *w1, const float *w3, const float *w2, size_t N, size_t C,
@@ -12,7 +13,7 @@ void l720_swiglu_forward(float *out, float *h1, float *h3, float *act, const flo
 {
     l720_matmul_forward(h1, inp, w1, N, C, H);
     l720_matmul_forward(h3, inp, w3, N, C, H);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * H * 8))
     for (size_t i = 0; i < N * H; i++) {
         float z = h1[i], sg = 1.0f / (1.0f + expf(-z));
         act[i] = z * sg * h3[i];
@@ -27,7 +28,7 @@ void l720_swiglu_backward(float *dinp, float *dw1, float *dw3, float *dw2, float
 {
     memset(dh1, 0, sizeof(float) * N * H);
     l720_matmul_backward(dh1, dw2, dout, act, w2, N, H, C); /* dh1 <- d act */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (L720_PAR(N * H * 8))
     for (size_t i = 0; i < N * H; i++) {
         float z = h1[i], sg = 1.0f / (1.0f + expf(-z)), da = dh1[i];
         dh3[i] = da * z * sg;
