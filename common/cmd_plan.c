@@ -94,12 +94,13 @@ static void print_points(FILE *out, const char *const *labels, const l720_plan_p
     for (size_t i = 0; i < n; i++) {
         char lab[32];
         snprintf(lab, sizeof lab, "%s%s", labels ? labels[i] : "", (long)i == mark ? " *" : "");
-        fprintf(out, "%-14s %6g %9s %9s %9s %6.1f %8.4f %9g %9s %9.3g%s\n", lab, p[i].experts,
+        fprintf(out, "%-14s %6g %9s %9s %9s %6.3g %8.4f %9g %9s %9.3g%s\n", lab, p[i].experts,
                 l720_plan_human(b[0], 32, p[i].active_params),
                 l720_plan_human(b[1], 32, p[i].total_params), l720_plan_human(b[2], 32, p[i].tokens),
                 p[i].tokens / p[i].active_params, p[i].loss, p[i].d_round,
                 l720_plan_human_bytes(b[3], 32, p[i].memory_bytes), l720_plan_point_lr(&p[i], vocab),
-                p[i].memory_bound ? "  (memory-bound)" : (p[i].fits ? "" : "  (does not fit)"));
+                !p[i].fits ? "  (does not fit even at d_model 64)"
+                           : p[i].memory_bound ? "  (memory-bound)" : "");
     }
 }
 
