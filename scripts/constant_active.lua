@@ -13,8 +13,8 @@ local o = sweep.args("constant_active.lua", arg, {
   seed = {kind = "integer", min = 0, default = 1},
 })
 local size = sweep.size(o, {
-  smoke = {steps = 40, experts = {1, 4}, d_model = {16, 32}, layers = 1, batch = 4, seq_len = 32},
-  default = {steps = 600, experts = {1, 2, 4, 8, 16, 32}, d_model = {32, 64}, layers = 2,
+  smoke = {steps = 20, experts = {1, 4}, d_model = {16, 32}, layers = 1, batch = 4, seq_len = 32},
+  default = {steps = 300, experts = {1, 2, 4, 8, 16}, d_model = {32, 64}, layers = 2,
              batch = 8, seq_len = 64},
   cuda = {steps = 4000, experts = {1, 2, 4, 8, 16, 32, 64, 128}, d_model = {128, 256}, layers = 4,
           batch = 32, seq_len = 256},

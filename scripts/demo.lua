@@ -16,8 +16,8 @@ local hw = deploy.hardware("demo.lua", o.hardware)
 local size = sweep.size(o, {
   smoke = {sim = {batch = 8, steps = 20}, train = {steps = 20, d_model = 32, layers = 1,
            ffn = "moe:4", batch = 4, seq_len = 32}},
-  default = {sim = {batch = 64, steps = 200}, train = {steps = 300, d_model = 64, layers = 2,
-             ffn = "moe:4", batch = 8, seq_len = 64}},
+  default = {sim = {batch = 64, steps = 200}, train = {steps = 120, d_model = 64, layers = 2,
+             ffn = "moe:4", batch = 8, seq_len = 64, eval_tokens = 2048}},
   cuda = {sim = {batch = 256, steps = 1000}, train = {steps = 2000, d_model = 256, layers = 4,
           ffn = "moe:8", batch = 32, seq_len = 256}},
 })
@@ -37,7 +37,7 @@ local peer = deploy.peer_layout(moe, bpp, 8, 16)
 local rows = {}
 for _, v in ipairs({{"MoE", moe}, {"PEER", peer}}) do
   local l = v[2]
-  for _, c in ipairs({{"resident", l.expert_total}, {"stream 25%", 0.25 * l.expert_total}}) do
+  for _, c in ipairs({{"resident", nil}, {"stream 25%", 0.25 * l.expert_total}}) do
     local r = sw:run(string.format("sim-%s-%s", v[1], c[1]:gsub("[^%w]", "")), function()
       return {sim = deploy.simulate(o.hardware, l, c[2], size.sim, 1)}
     end).sim

@@ -18,12 +18,12 @@ local o = sweep.args("granularity.lua", arg, {
   seed = {kind = "integer", min = 0, default = 1},
 })
 local size = sweep.size(o, {
-  smoke = {d_model = 32, layers = 1, peer_n = 100, peer_heads = 2, peer_topk = 4,
-           moe_experts = {4, 16}, steps = 30, batch = 4, seq_len = 32,
+  smoke = {d_model = 16, layers = 1, peer_n = 64, peer_heads = 2, peer_topk = 4,
+           moe_experts = {4, 16}, steps = 20, batch = 4, seq_len = 32,
            sim = {d_model = 2048, layers = 4, batch = 16, steps = 20, ladder = {8, 64, 1e4, 1e6}},
            replay = {steps = 20, batch = 8, fractions = {0.25}}},
-  default = {d_model = 64, layers = 2, peer_n = 256, peer_heads = 4, peer_topk = 8,
-             moe_experts = {4, 16, 64}, steps = 500, batch = 8, seq_len = 64,
+  default = {d_model = 32, layers = 1, peer_n = 100, peer_heads = 4, peer_topk = 8,
+             moe_experts = {4, 16, 64}, steps = 300, batch = 8, seq_len = 64,
              sim = {d_model = 2048, layers = 4, batch = 64, steps = 200,
                     ladder = {8, 64, 512, 1e4, 1e5, 1e6}},
              replay = {steps = 200, batch = 16, fractions = {0.1, 0.25, 0.5}}},
@@ -72,7 +72,8 @@ for _, N in ipairs(sim.ladder) do
   local heads, topk = peer and 8 or 1, peer and 16 or (N >= 512 and 8 or (N >= 64 and 2 or 1))
   local base = {hardware = o.hardware, layers = sim.layers, experts = N,
                 expert_bytes = math.floor(S_layer / N), heads = heads, topk = topk,
-                batch = sim.batch, steps = sim.steps, seed = o.seed, policy = "lru"}
+                batch = sim.batch, steps = sim.steps, warmup_steps = sim.steps, seed = o.seed,
+                policy = "lru"}
   local row = {experts = N, expert_bytes = base.expert_bytes, heads = heads, topk = topk,
                kind = peer and "PEER" or "MoE"}
   for _, case in ipairs({{"resident", total, "uniform"}, {"stream_uniform", 0.25 * total, "uniform"},
@@ -108,7 +109,7 @@ for _, r in ipairs(runs) do
         local res = sw:run(name, function()
           return {sim = llm720.sim{hardware = o.hardware, layers = st.layers or size.layers,
             experts = r.experts, expert_bytes = r.expert_bytes, heads = r.heads, topk = r.topk,
-            batch = size.replay.batch, steps = size.replay.steps,
+            batch = size.replay.batch, steps = size.replay.steps, warmup_steps = size.replay.steps,
             cache_bytes = math.floor(f * r.experts * r.expert_bytes * (st.layers or size.layers)),
             routing = routing[2], policy = "lru", seed = o.seed}}
         end)
@@ -135,7 +136,10 @@ body[#body + 1] = sw:plot("quality", {title = "Validation loss vs expert count a
 
 body[#body + 1] = string.format("## Speed on %s (llm720 sim)\n\n%d layers of %.3g GB of experts " ..
   "(10^6 single neurons of d_model %d in bf16); resident: every expert in GPU memory; " ..
-  "stream: experts in host memory, a cache of a quarter of them in GPU memory (LRU).\n\n",
+  "stream: experts in host memory, a cache of a quarter of them in GPU memory (LRU); the cache " ..
+  "warms up for as many steps as are measured. The simulator's roofline counts the experts' bytes " ..
+  "and FLOPs only, not attention or other dense weights: resident figures bound the expert part " ..
+  "of a step, not a whole model's speed.\n\n",
   o.hardware, sim.layers, S_layer / 1e9, sim.d_model)
 body[#body + 1] = sweep.md_table(speed, {"kind", "experts", "expert_bytes", "heads", "topk",
   {"resident", "tokens/s resident"}, {"stream_uniform", "tokens/s stream (uniform)"},

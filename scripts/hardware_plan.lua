@@ -38,17 +38,17 @@ local rows = {}
 for _, c in ipairs({{"resident", resident}, {"stream", streamed}}) do
   local p = c[2]
   local l = deploy.layout(p, o.bytes_per_param)
-  local cache = c[1] == "resident" and l.expert_total or deploy.cache_budget(hw, l)
+  local cache = c[1] ~= "resident" and deploy.cache_budget(hw, l) or nil
   local variants = {{"MoE", l}, {"PEER", deploy.peer_layout(l, o.bytes_per_param, 8, 16)}}
   for _, v in ipairs(variants) do
     local lay = v[2]
     local r = sw:run(string.format("sim-%s-%s", c[1], v[1]), function()
-      return {sim = deploy.simulate(o.hardware, lay, math.min(cache, lay.expert_total), size, o.seed)}
+      return {sim = deploy.simulate(o.hardware, lay, cache, size, o.seed)}
     end).sim
     rows[#rows + 1] = {
       plan = c[1], ffn = v[1], experts = lay.experts, d_model = lay.d_model, layers = lay.layers,
       active_params = p.active_params, total_params = p.total_params, tokens = p.tokens,
-      loss = p.loss, expert_GB = lay.expert_total / 1e9, cache_GB = math.min(cache, lay.expert_total) / 1e9,
+      loss = p.loss, expert_GB = lay.expert_total / 1e9, cache_GB = math.min(cache or lay.expert_total, lay.expert_total) / 1e9,
       hit_rate = r.hit_rate, tokens_per_second = r.tokens_per_second,
     }
   end

@@ -29,8 +29,12 @@ function M.layout(p, bytes_per_param)
   local E = math.max(1, math.floor(p.experts + 0.5))
   local expert_bytes = 9 * d * d * bytes_per_param
   local expert_total = expert_bytes * E * layers
+  -- FLOPs per token and layer outside the experts (attention, embeddings):
+  -- the simulator's roofline adds them to the experts' own
+  local dense_flops = 2 * math.max(0, p.active_params - 9 * d * d * layers) / layers
   return {d_model = d, layers = layers, experts = E, expert_bytes = expert_bytes,
-          expert_total = expert_total,
+          bytes_per_param = bytes_per_param,
+          expert_total = expert_total, dense_flops = dense_flops,
           other_bytes = math.max(0, p.total_params * bytes_per_param - expert_total)}
 end
 
@@ -40,17 +44,24 @@ function M.peer_layout(l, bytes_per_param, heads, topk)
   local neuron = 2 * l.d_model * bytes_per_param
   local n = math.max(2, math.floor(math.sqrt(l.expert_bytes * l.experts / neuron) + 0.5))
   return {d_model = l.d_model, layers = l.layers, experts = n * n, expert_bytes = neuron,
+          bytes_per_param = bytes_per_param,
           expert_total = n * n * neuron * l.layers, other_bytes = l.other_bytes,
+          dense_flops = l.dense_flops,
           heads = heads, topk = topk}
 end
 
 -- Simulates layout l on hardware hw with cache_bytes of GPU memory for
--- experts (all of them when resident). Returns llm720.sim's table.
+-- experts (nil: all of them, resident). The cache warms up for as many steps
+-- as are measured. Returns llm720.sim's table.
 function M.simulate(hw, l, cache_bytes, sizes, seed, routing)
   return llm720.sim{hardware = hw, layers = l.layers, experts = l.experts,
                     expert_bytes = math.floor(l.expert_bytes), heads = l.heads or 1,
                     topk = l.topk or 1, batch = sizes.batch, steps = sizes.steps,
-                    cache_bytes = math.floor(cache_bytes), routing = routing or "zipf:1.0",
+                    warmup_steps = sizes.warmup or sizes.steps,
+                    dense_flops = l.dense_flops and math.floor(l.dense_flops) or nil,
+                    bytes_per_param = l.bytes_per_param,
+                    cache_bytes = math.floor(math.min(cache_bytes or l.expert_total, l.expert_total)),
+                    routing = routing or "zipf:1.0",
                     policy = "lru", seed = seed or 1}
 end
 

@@ -32,6 +32,9 @@ function M.fit_section(sw, lawname, rows, opts)
   local out = sw.dir .. "/fit_" .. lawname .. ".json"
   local fit, why = sweep.try(llm720.fit, {law = lawname, data = sw.dir .. "/runs", out = out,
                                           seed = 1, bootstrap = opts.bootstrap})
+  -- a fitter missing from this build stops the sweep; a fit that fails on
+  -- these runs is reported
+  if why and why:find("not built yet", 1, true) then error(why, 0) end
   local pub = sweep.try(law.published, lawname)
   local s = {string.format("### Law `%s`\n\n", lawname)}
   if not fit then
