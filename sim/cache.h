@@ -1,9 +1,10 @@
 /* cache.h: one layer's share of HBM as a cache of experts, on dense ids.
  *
- * Every operation is O(1) and allocation-free after l720_cache_new: LRU and
- * FIFO keep an intrusive doubly-linked list over the ids, LFU keeps frequency
- * buckets (counts since insertion; ties evict the least recent), random keeps
- * the resident ids in an array, static pins a given set. Belady's MIN needs
+ * Every operation is O(1) (amortized for LRU and FIFO) and allocation-free
+ * after l720_cache_new: LRU and FIFO keep a stamped queue (lruq.h), LFU keeps
+ * frequency buckets of intrusive lists (counts since insertion; ties evict
+ * the least recent), random keeps the resident ids in an array, static pins
+ * a given set. Belady's MIN needs
  * the future, so it is a function over a whole access stream instead.
  */
 #ifndef L720_CACHE_H

@@ -261,9 +261,10 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
         if (need_pop)
             l720_router_popularity(rt, pop);
         if (l == 0 || !l720_router_same_shape(rt)) {
-            che_hit = all_resident ? 1.0 : l720_che_hit_rate(pop, w.N, w.cap);
+            double tc_l = all_resident ? INFINITY : l720_che_tc(pop, w.N, w.cap);
+            che_hit = l720_che_hit_rate_at(pop, w.N, tc_l);
             if (l == 0)
-                che_tc = all_resident ? INFINITY : l720_che_tc(pop, w.N, w.cap);
+                che_tc = tc_l;
         }
         r->layer[l].che_hit_rate = che_hit;
         if (!all_resident && !belady) {
