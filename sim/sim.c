@@ -153,6 +153,22 @@ static double roofline(const l720_sim_config *cfg, uint32_t uniq)
     return t_flops > t_bytes ? t_flops : t_bytes;
 }
 
+/* Orders a step's distinct experts with the resident ones first (stable):
+ * the step touches what it has before it fetches what it lacks, so a miss
+ * never evicts an expert that the same step is about to use (with LRU).
+ * tmp holds n ids. */
+static void resident_first(const l720_cache *c, uint32_t *dist, size_t n, uint32_t *tmp)
+{
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (l720_cache_resident(c, dist[i]))
+            dist[a++] = dist[i];
+        else
+            tmp[b++] = dist[i];
+    }
+    memcpy(dist + a, tmp, b * sizeof *dist);
+}
+
 /* Routes and caches every step of one layer. ids, dist and flags hold one
  * step (all the layer's steps for Belady, which needs the future). */
 static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_cache *cache,
@@ -180,10 +196,12 @@ static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_
     for (long s = 0; s < steps; s++) {
         l720_router_step(rt, s, ids);
         size_t nd = distinct(w, s, ids, per_step, dist);
-        if (all_resident)
+        if (all_resident) {
             memset(flags, L720_HIT, nd);
-        else
+        } else {
+            resident_first(cache, dist, nd, dist + per_step);
             l720_cache_access_many(cache, dist, nd, flags);
+        }
         tally(w, ly, s, layer, ids, dist, flags, nd);
     }
     return 0;
@@ -263,11 +281,12 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
 
     int belady = cfg->policy == L720_POLICY_BELADY && !all_resident;
     size_t buf = belady ? (size_t)steps * per_step : per_step;
+    size_t dist_buf = belady ? buf : 2 * per_step; /* online: the step and a scratch copy */
     if (!(rt = l720_router_new(cfg, err)))
         goto fail;
     if (!(w.stamp = malloc((size_t)w.N * sizeof *w.stamp)) ||
         !(w.fetch = calloc(G, sizeof *w.fetch)) || !(w.uniq = calloc(G, sizeof *w.uniq)) ||
-        !(ids = malloc(buf * sizeof *ids)) || !(dist = malloc(buf * sizeof *dist)) ||
+        !(ids = malloc(buf * sizeof *ids)) || !(dist = malloc(dist_buf * sizeof *dist)) ||
         !(flags = malloc(buf)) || !(offs = malloc(((size_t)steps + 1) * sizeof *offs)) ||
         !(pop = malloc((size_t)w.N * sizeof *pop)) || !(tc = malloc(G * sizeof *tc)))
         goto oom;
