@@ -286,6 +286,18 @@ int l720_cache_access(l720_cache *c, uint32_t id)
 /* Prefetch distance in accesses (see routing.c). */
 #define AHEAD 16
 
+/* The line that l720_cache_resident reads for id. */
+static inline const void *resident_line(const l720_cache *c, uint32_t id)
+{
+    if (c->lq.stamp)
+        return c->lq.stamp + id;
+    if (c->node)
+        return c->node + id;
+    if (c->pos)
+        return c->pos + id;
+    return c->pinned + id;
+}
+
 void l720_cache_access_many(l720_cache *c, const uint32_t *ids, size_t n, uint8_t *out)
 {
     if (c->lq.stamp) {
@@ -293,15 +305,22 @@ void l720_cache_access_many(l720_cache *c, const uint32_t *ids, size_t n, uint8_
         return;
     }
     for (size_t j = 0; j < n; j++) {
-        if (j + AHEAD < n) {
-            uint32_t a = ids[j + AHEAD];
-            if (c->node)
-                __builtin_prefetch(c->node + a);
-            else if (c->pos)
-                __builtin_prefetch(c->pos + a);
-            else
-                __builtin_prefetch(c->pinned + a);
-        }
+        if (j + AHEAD < n)
+            __builtin_prefetch(resident_line(c, ids[j + AHEAD]));
         out[j] = (uint8_t)l720_cache_access(c, ids[j]);
     }
+}
+
+void l720_cache_resident_first(const l720_cache *c, uint32_t *ids, size_t n, uint32_t *tmp)
+{
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n)
+            __builtin_prefetch(resident_line(c, ids[i + AHEAD]));
+        if (l720_cache_resident(c, ids[i]))
+            ids[a++] = ids[i];
+        else
+            tmp[b++] = ids[i];
+    }
+    memcpy(ids + a, tmp, b * sizeof *ids);
 }

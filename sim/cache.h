@@ -42,6 +42,11 @@ int l720_cache_access(l720_cache *c, uint32_t id);
  * calls of l720_cache_access, with the lines of later ids fetched early. */
 void l720_cache_access_many(l720_cache *c, const uint32_t *ids, size_t n, uint8_t *out);
 
+/* Orders ids[0..n) with the resident ones first, stably (tmp holds n ids):
+ * a grouped step touches what it holds before it fetches what it lacks, so
+ * that (with LRU) a miss never evicts an expert the same step is about to use. */
+void l720_cache_resident_first(const l720_cache *c, uint32_t *ids, size_t n, uint32_t *tmp);
+
 /* Resident experts now. */
 uint32_t l720_cache_size(const l720_cache *c);
 

@@ -153,22 +153,6 @@ static double roofline(const l720_sim_config *cfg, uint32_t uniq)
     return t_flops > t_bytes ? t_flops : t_bytes;
 }
 
-/* Orders a step's distinct experts with the resident ones first (stable):
- * the step touches what it has before it fetches what it lacks, so a miss
- * never evicts an expert that the same step is about to use (with LRU).
- * tmp holds n ids. */
-static void resident_first(const l720_cache *c, uint32_t *dist, size_t n, uint32_t *tmp)
-{
-    size_t a = 0, b = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (l720_cache_resident(c, dist[i]))
-            dist[a++] = dist[i];
-        else
-            tmp[b++] = dist[i];
-    }
-    memcpy(dist + a, tmp, b * sizeof *dist);
-}
-
 /* Routes and caches every step of one layer. ids, dist and flags hold one
  * step (all the layer's steps for Belady, which needs the future). */
 static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_cache *cache,
@@ -199,7 +183,7 @@ static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_
         if (all_resident) {
             memset(flags, L720_HIT, nd);
         } else {
-            resident_first(cache, dist, nd, dist + per_step);
+            l720_cache_resident_first(cache, dist, nd, dist + per_step);
             l720_cache_access_many(cache, dist, nd, flags);
         }
         tally(w, ly, s, layer, ids, dist, flags, nd);
