@@ -29,7 +29,7 @@ struct l720_cache {
     uint32_t first, free_bucket;
     uint32_t *slot;      /* [cap] random: resident ids */
     uint32_t *pos;       /* [n] random: slot of id or OUT */
-    uint8_t *pinned;     /* [n] static */
+    uint8_t *pinned;     /* [n] static: 0 not pinned, 1 pinned, 2 pinned and loaded */
     l720_rng *rng;
 };
 
@@ -41,7 +41,8 @@ void l720_cache_clear(l720_cache *c)
         for (uint32_t i = 0; i < c->n; i++)
             c->node[i].prev = OUT, c->node[i].next = NIL;
     if (c->pos)
-        memset(c->pos, 0xFF, (size_t)c->n * sizeof *c->pos);
+        for (uint32_t i = 0; i < c->n; i++)
+            c->pos[i] = OUT;
     if (c->pinned)
         memset(c->pinned, 0, c->n);
     if (c->bucket) {
@@ -126,7 +127,7 @@ int l720_cache_resident(const l720_cache *c, uint32_t id)
         return c->node[id].prev != OUT;
     if (c->pos)
         return c->pos[id] != OUT;
-    return c->pinned[id];
+    return c->pinned[id] == 2;
 }
 
 /* --- intrusive list over node[] (head = most recent) --- */
@@ -176,10 +177,14 @@ static int access_list(l720_cache *c, uint32_t id, int move_on_hit)
     }
     if (c->cap == 0)
         return L720_BYPASS;
-    if (c->size == c->cap)
+    if (c->size == c->cap) {
         list_pop_back(nd, &c->head, &c->tail);
-    else
+        /* the next eviction reads the new tail's predecessor: fetch it now */
+        if (c->tail != NIL && nd[c->tail].prev != NIL)
+            __builtin_prefetch(nd + nd[c->tail].prev);
+    } else {
         c->size++;
+    }
     list_push_front(nd, &c->head, &c->tail, id);
     return L720_MISS;
 }
@@ -281,8 +286,53 @@ int l720_cache_access(l720_cache *c, uint32_t id)
     case L720_POLICY_RANDOM:
         return access_random(c, id);
     case L720_POLICY_STATIC:
-        return c->pinned[id] ? L720_HIT : L720_BYPASS;
+        /* a pinned expert is loaded at its first use (a compulsory miss),
+         * then stays; the others stream past the cache */
+        if (c->pinned[id] == 2)
+            return L720_HIT;
+        if (c->pinned[id] == 1) {
+            c->pinned[id] = 2;
+            return L720_MISS;
+        }
+        return L720_BYPASS;
     default:
         return L720_BYPASS;
+    }
+}
+
+/* Prefetch distance in accesses (see routing.c). */
+#define AHEAD 16
+
+void l720_cache_access_many(l720_cache *c, const uint32_t *ids, size_t n, uint8_t *out)
+{
+    if (c->policy == L720_POLICY_LRU || c->policy == L720_POLICY_FIFO) {
+        node *nd = c->node;
+        int lru = c->policy == L720_POLICY_LRU;
+        for (size_t j = 0; j < n; j++) {
+            if (j + AHEAD < n)
+                __builtin_prefetch(nd + ids[j + AHEAD]);
+            if (lru && j + AHEAD / 2 < n) {
+                /* the neighbours that a move to the front will touch */
+                const node *x = nd + ids[j + AHEAD / 2];
+                if (x->prev < OUT)
+                    __builtin_prefetch(nd + x->prev);
+                if (x->next != NIL)
+                    __builtin_prefetch(nd + x->next);
+            }
+            out[j] = (uint8_t)access_list(c, ids[j], lru);
+        }
+        return;
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (j + AHEAD < n) {
+            uint32_t a = ids[j + AHEAD];
+            if (c->node)
+                __builtin_prefetch(c->node + a);
+            else if (c->pos)
+                __builtin_prefetch(c->pos + a);
+            else
+                __builtin_prefetch(c->pinned + a);
+        }
+        out[j] = (uint8_t)l720_cache_access(c, ids[j]);
     }
 }

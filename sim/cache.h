@@ -28,12 +28,18 @@ void l720_cache_free(l720_cache *c);
 /* Empties the cache (LFU counts too). */
 void l720_cache_clear(l720_cache *c);
 
-/* Static policy: pins ids[0..k) (k <= cap). */
+/* Static policy: pins ids[0..k) (at most cap of them). A pinned expert
+ * misses once, at its first use, and hits from then on. */
 void l720_cache_pin(l720_cache *c, const uint32_t *ids, size_t k);
 
 /* Accesses id: L720_HIT, L720_MISS (inserted, evicting when full) or
- * L720_BYPASS (static: a miss that is streamed, not cached). */
+ * L720_BYPASS (a miss that is streamed, not cached: static's unpinned
+ * experts, any policy with no room at all). */
 int l720_cache_access(l720_cache *c, uint32_t id);
+
+/* Accesses ids[0..n) in order, out[j] the outcome of ids[j]: the same as n
+ * calls of l720_cache_access, with the lines of later ids fetched early. */
+void l720_cache_access_many(l720_cache *c, const uint32_t *ids, size_t n, uint8_t *out);
 
 /* Resident experts now. */
 uint32_t l720_cache_size(const l720_cache *c);

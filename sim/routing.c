@@ -21,6 +21,7 @@ struct l720_router {
     uint32_t *perm[2];     /* [side] rank -> id of the current layer */
     l720_alias_entry *tab[2]; /* [side] alias tables by id of the current layer */
     uint32_t *prev;        /* [B or 1, K] previous token's experts */
+    uint32_t *coin;        /* [B, K] scratch of draw_many */
     uint8_t *has_prev;     /* [B or 1] */
     const l720_trace *trace;
     long layer;
@@ -76,6 +77,7 @@ void l720_router_free(l720_router *r)
         free(r->tab[s]);
     }
     free(r->prev);
+    free(r->coin);
     free(r->has_prev);
     free(r);
 }
@@ -97,7 +99,8 @@ l720_router *l720_router_new(const l720_sim_config *cfg, l720_err *err)
     r->trace = cfg->trace;
     size_t seqs = cfg->decode ? r->B : 1;
     if (!(r->prev = calloc(seqs * r->K, sizeof *r->prev)) ||
-        !(r->has_prev = calloc(seqs, 1)))
+        !(r->has_prev = calloc(seqs, 1)) ||
+        !(r->coin = malloc((size_t)r->B * r->K * sizeof *r->coin)))
         goto oom;
     if (r->kind == L720_ROUTE_PK_ZIPF)
         r->side = (uint32_t)llround(sqrt((double)r->N));
@@ -165,6 +168,33 @@ static uint32_t fresh(l720_router *r, const uint32_t *head, uint32_t j)
     return e;
 }
 
+/* Prefetch distance, in draws or accesses: far enough ahead that a random
+ * line of a table in the last-level cache arrives before it is needed. */
+#define AHEAD 32
+
+/* Draws out[0..n) independently: first all the random numbers, then the
+ * alias lookups with the table lines fetched AHEAD draws early (the tables
+ * of 10^6 experts do not fit the inner caches). */
+static void draw_many(l720_router *r, uint32_t *out, uint32_t *coin, size_t n)
+{
+    if (r->kind != L720_ROUTE_ZIPF) {
+        for (size_t j = 0; j < n; j++)
+            out[j] = draw(r);
+        return;
+    }
+    const l720_alias_entry *tab = r->tab[0];
+    for (size_t j = 0; j < n; j++) {
+        out[j] = below(r->g, r->N);
+        coin[j] = draw32(r->g);
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (j + AHEAD < n)
+            __builtin_prefetch(tab + out[j + AHEAD]);
+        uint32_t i = out[j];
+        out[j] = coin[j] < tab[i].keep ? i : tab[i].alias;
+    }
+}
+
 void l720_router_step(l720_router *r, long step, uint32_t *out)
 {
     const uint32_t K = r->K, k = r->k;
@@ -178,11 +208,21 @@ void l720_router_step(l720_router *r, long step, uint32_t *out)
         }
         return;
     }
+    if (r->reuse <= 0) {
+        /* independent slots: draw them all, then redraw repeats within a head */
+        draw_many(r, out, r->coin, (size_t)r->B * K);
+        if (k > 1)
+            for (size_t h0 = 0; h0 < (size_t)r->B * K; h0 += k)
+                for (uint32_t j = 1; j < k; j++)
+                    if (taken(out + h0, j, out[h0 + j]))
+                        out[h0 + j] = fresh(r, out + h0, j);
+        return;
+    }
     for (uint32_t b = 0; b < r->B; b++) {
         uint32_t *o = out + (size_t)b * K;
         size_t seq = r->decode ? b : 0;
         uint32_t *pv = r->prev + seq * K;
-        int reuse = r->reuse > 0 && r->has_prev[seq];
+        int reuse = r->has_prev[seq];
         for (uint32_t s = 0; s < K; s++) {
             uint32_t j = s % k;
             const uint32_t *head = o + (s - j);
@@ -190,16 +230,12 @@ void l720_router_step(l720_router *r, long step, uint32_t *out)
             if (reuse && draw32(r->g) < (uint32_t)(r->reuse * 4294967295.0) &&
                 !taken(head, j, pv[s]))
                 e = pv[s];
-            else if (k == 1)
-                e = draw(r);
             else
                 e = fresh(r, head, j);
             o[s] = e;
         }
-        if (r->reuse > 0) {
-            memcpy(pv, o, K * sizeof *o);
-            r->has_prev[seq] = 1;
-        }
+        memcpy(pv, o, K * sizeof *o);
+        r->has_prev[seq] = 1;
     }
 }
 

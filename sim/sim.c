@@ -73,24 +73,33 @@ static int pin_top(l720_cache *c, const double *pop, uint32_t n, uint32_t cap)
 typedef struct work {
     uint32_t N, K, B, cap;
     long L, W;
-    uint32_t *stamp;  /* [N] 2 (step + 1) + fetched: last step that touched an expert */
+    uint8_t *stamp;   /* [N] 2 (step % STAMP_PERIOD + 1) + fetched: the step that last
+                       * touched an expert; one byte, so that it stays in the inner
+                       * caches, cleared every STAMP_PERIOD steps */
     uint32_t *fetch;  /* [steps, L] misses that cross the link */
     uint32_t *uniq;   /* [steps, L] distinct experts touched */
 } work;
+
+#define STAMP_PERIOD 127
 
 /* Counts one layer-step: hits, (token, layer) pairs with a miss, transfers
  * (a bypassed expert is fetched once per step), distinct experts. */
 static void tally(work *w, l720_sim_layer *ly, long step, long layer, const uint32_t *ids,
                   const uint8_t *flags)
 {
-    const uint32_t mark = 2 * (uint32_t)(step + 1);
+    if (step % STAMP_PERIOD == 0)
+        memset(w->stamp, 0, w->N);
+    const uint8_t mark = (uint8_t)(2 * (step % STAMP_PERIOD + 1));
     double hits = 0, tok_miss = 0;
     uint32_t fetch = 0, uniq = 0;
     for (uint32_t b = 0; b < w->B; b++) {
         int missed = 0;
         for (uint32_t s = 0; s < w->K; s++) {
             size_t j = (size_t)b * w->K + s;
-            uint32_t id = ids[j], st = w->stamp[id];
+            if (j + 16 < (size_t)w->B * w->K)
+                __builtin_prefetch(w->stamp + ids[j + 16]);
+            uint32_t id = ids[j];
+            uint8_t st = w->stamp[id];
             int f = flags[j];
             if ((st | 1) != (mark | 1)) {
                 uniq++;
@@ -102,7 +111,7 @@ static void tally(work *w, l720_sim_layer *ly, long step, long layer, const uint
                 missed = 1;
                 if (f == L720_MISS || st == mark) {
                     fetch++;
-                    st = mark | 1;
+                    st = (uint8_t)(mark | 1);
                 }
             }
             w->stamp[id] = st;
@@ -138,7 +147,6 @@ static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_
 {
     long steps = w->W + cfg->steps;
     size_t per_step = (size_t)w->B * w->K;
-    memset(w->stamp, 0, (size_t)w->N * sizeof *w->stamp);
     if (cfg->policy == L720_POLICY_BELADY && !all_resident) {
         for (long s = 0; s < steps; s++)
             l720_router_step(rt, s, ids + (size_t)s * per_step);
@@ -153,8 +161,7 @@ static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_
         if (all_resident)
             memset(flags, L720_HIT, per_step);
         else
-            for (size_t j = 0; j < per_step; j++)
-                flags[j] = (uint8_t)l720_cache_access(cache, ids[j]);
+            l720_cache_access_many(cache, ids, per_step, flags);
         tally(w, ly, s, layer, ids, flags);
     }
     return 0;
@@ -235,7 +242,7 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
     size_t buf = belady ? (size_t)steps * per_step : per_step;
     if (!(rt = l720_router_new(cfg, err)))
         goto fail;
-    if (!(w.stamp = malloc((size_t)w.N * sizeof *w.stamp)) ||
+    if (!(w.stamp = malloc(w.N)) ||
         !(w.fetch = calloc(G, sizeof *w.fetch)) || !(w.uniq = calloc(G, sizeof *w.uniq)) ||
         !(ids = malloc(buf * sizeof *ids)) || !(flags = malloc(buf)) ||
         !(pop = malloc((size_t)w.N * sizeof *pop)) || !(tc = malloc(G * sizeof *tc)))
