@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "par.h"
+#include "simd.h"
 
 #define MM_TN 4   /* tokens per register tile */
 #define MM_LANES 8 /* partial sums per dot product */
@@ -21,32 +22,20 @@
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Four floats as one SIMD value (a GCC/Clang vector: element-wise + and *,
- * exactly the scalar results lane by lane). Loads and stores go through memcpy
- * (unaligned). */
-typedef float v4f __attribute__((vector_size(16)));
-
-static v4f load4(const float *p)
-{
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 /* out[r, j] for the nr <= MM_TN rows x[r] (row stride C) against one weight
  * row: lanes l < 8 sum the elements c ≡ l (mod 8), then a fixed tree. */
 static void dot_rows(float *out, size_t ostride, const float *x, size_t nr, const float *wr,
                      size_t C)
 {
-    v4f lo[MM_TN], hi[MM_TN]; /* lanes 0..3 and 4..7 */
+    l720_v4f lo[MM_TN], hi[MM_TN]; /* lanes 0..3 and 4..7 */
     memset(lo, 0, sizeof lo);
     memset(hi, 0, sizeof hi);
     size_t Cv = C / MM_LANES * MM_LANES;
     for (size_t c = 0; c < Cv; c += MM_LANES) {
-        v4f w0 = load4(wr + c), w1 = load4(wr + c + 4);
+        l720_v4f w0 = l720_load4(wr + c), w1 = l720_load4(wr + c + 4);
         for (size_t r = 0; r < nr; r++) {
-            lo[r] += load4(x + r * C + c) * w0;
-            hi[r] += load4(x + r * C + c + 4) * w1;
+            lo[r] += l720_load4(x + r * C + c) * w0;
+            hi[r] += l720_load4(x + r * C + c + 4) * w1;
         }
     }
     for (size_t r = 0; r < nr; r++) {
@@ -83,22 +72,22 @@ static void gemm_rows(float *y, size_t ys, const float *a, size_t ar, size_t ak,
 {
     size_t Cv = C / MM_LANES * MM_LANES;
     for (size_t c = 0; c < Cv; c += MM_LANES) {
-        v4f lo[MM_TN], hi[MM_TN]; /* columns c..c+3, c+4..c+7 of each row */
+        l720_v4f lo[MM_TN], hi[MM_TN]; /* columns c..c+3, c+4..c+7 of each row */
         memset(lo, 0, sizeof lo);
         memset(hi, 0, sizeof hi);
         for (size_t k = 0; k < K; k++) {
-            v4f b0 = load4(b + k * bs + c), b1 = load4(b + k * bs + c + 4);
+            l720_v4f b0 = l720_load4(b + k * bs + c), b1 = l720_load4(b + k * bs + c + 4);
             for (size_t r = 0; r < nr; r++) {
                 float s = a[r * ar + k * ak];
-                v4f sv = {s, s, s, s};
+                l720_v4f sv = {s, s, s, s};
                 lo[r] += sv * b0;
                 hi[r] += sv * b1;
             }
         }
         for (size_t r = 0; r < nr; r++) {
-            v4f y0 = load4(y + r * ys + c) + lo[r], y1 = load4(y + r * ys + c + 4) + hi[r];
-            memcpy(y + r * ys + c, &y0, sizeof y0);
-            memcpy(y + r * ys + c + 4, &y1, sizeof y1);
+            l720_v4f y0 = l720_load4(y + r * ys + c) + lo[r], y1 = l720_load4(y + r * ys + c + 4) + hi[r];
+            l720_store4(y + r * ys + c, y0);
+            l720_store4(y + r * ys + c + 4, y1);
         }
     }
     for (size_t r = 0; r < nr; r++)
