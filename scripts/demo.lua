@@ -71,7 +71,9 @@ print(string.format("final validation loss %.4f nats/byte in %.1f s", tr.last.va
 sw:write_report("Demo: plan, simulate, train",
   "## Plan\n\n" .. sweep.md_table({p}, {"experts", "d_model", "active_params", "total_params",
     "tokens", "loss", "memory_bytes"}) ..
-  "\n## Simulated inference\n\n" .. sweep.md_table(rows, {"ffn", "experts", "expert_bytes",
+  "\n## Simulated inference\n\n" .. "The plan's MoE and the same expert bytes as single-neuron PEER " ..
+    "experts (8 heads, top-16), Zipf-1 routing, LRU cache. The simulator's roofline counts the " ..
+    "experts' bytes and all FLOPs, not the reads of the dense weights.\n\n" .. sweep.md_table(rows, {"ffn", "experts", "expert_bytes",
     "placement", "hit_rate", "stall_seconds", "tokens_per_second"}) ..
   "\n## Training\n\n" .. sweep.md_table(curve, {"step", "tokens", "train_loss", "val_loss"}) ..
   "\n" .. plot)

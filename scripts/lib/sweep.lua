@@ -279,11 +279,11 @@ function Sweep:train(name, opts)
     t.out = rundir
     t.device = t.device or self.o.device
     -- schedule defaults scaled to the run: a tenth warm-up, five evaluations
-    -- (two, of fewer tokens, in smoke runs)
+    -- of 8192 tokens (two of 1024 in smoke runs)
     t.warmup = t.warmup or math.max(1, t.steps // 10)
     t.eval_every = t.eval_every or math.max(1, t.steps // (self.o.smoke and 2 or 5))
     t.lr = t.lr or 2e-3
-    if self.o.smoke then t.eval_tokens = t.eval_tokens or 1024 end
+    t.eval_tokens = t.eval_tokens or (self.o.smoke and 1024 or 8192)
     local partial = false
     for _, n in ipairs(llm720.list_dir(rundir)) do
       if n ~= "done.json" then partial = true end
