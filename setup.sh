@@ -25,20 +25,23 @@ if [ -n "$missing" ]; then
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
-if [ ! -x configure ] || [ configure.ac -nt configure ]; then ./autogen.sh >/dev/null 2>&1 || ./autogen.sh; fi
+if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+    ./autogen.sh >/dev/null 2>&1 || ./autogen.sh
+fi
 
-if [ "$job" = sanitizers ]; then
-    mkdir -p _build-san
-    cd _build-san
-    [ -f Makefile ] || ../configure -q --enable-sanitizers
-    make -s -j"$jobs"
-    make -s -j"$jobs" check
-    exit 0
+# Builds live outside the source tree: _build/ (plain) and _build-san/ (sanitizers).
+if [ -f config.status ]; then
+    echo "setup.sh: the source tree is configured in place; run 'make distclean' first" >&2
+    exit 2
 fi
-[ -f Makefile ] || ./configure -q
+build=_build
+flags=""
+if [ "$job" = sanitizers ]; then build=_build-san; flags="--enable-sanitizers"; fi
+mkdir -p "$build"
+cd "$build"
+[ -f Makefile ] || ../configure -q $flags
 make -s -j"$jobs"
-if [ "$job" = check ]; then
-    make -s -j"$jobs" check
-else
-    ./llm720 run scripts/demo.lua
-fi
+case "$job" in
+    check|sanitizers) make -s -j"$jobs" check ;;
+    demo) ./llm720 run ../scripts/demo.lua ;;
+esac

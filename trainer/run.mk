@@ -1,1 +1,30 @@
 # trainer/run.mk: the training driver (data, optimiser, runs, checkpoints): libtrainrun.a
+noinst_LIBRARIES += libtrainrun.a
+libtrainrun_a_SOURCES = \
+	trainer/train_rng.h \
+	trainer/data.c trainer/data.h \
+	trainer/data_prepare.c trainer/data_prepare.h \
+	trainer/optim.c trainer/optim.h \
+	trainer/config_train.c trainer/config_train.h trainer/config_model.c trainer/config_lua.c \
+	trainer/ckpt.c trainer/ckpt.h \
+	trainer/train_log.c trainer/train_log.h \
+	trainer/train_device.c trainer/train_device.h \
+	trainer/train.c trainer/train.h trainer/train_state.h trainer/train_eval.c
+L720_LIBS += libtrainrun.a
+
+train_tests = tests/test_data_shard tests/test_data_prepare tests/test_train_optim \
+	tests/test_train_config tests/test_train_ckpt tests/test_train_log
+check_PROGRAMS += $(train_tests)
+TESTS += $(train_tests)
+tests_test_data_shard_LDADD = $(L720_LDADD)
+tests_test_data_prepare_LDADD = $(L720_LDADD)
+tests_test_train_optim_LDADD = $(L720_LDADD)
+tests_test_train_config_LDADD = $(L720_LDADD)
+tests_test_train_ckpt_LDADD = $(L720_LDADD)
+tests_test_train_log_LDADD = $(L720_LDADD)
+
+EXTRA_PROGRAMS += bench/bench_train
+bench_bench_train_LDADD = $(L720_LDADD)
+
+TESTS += tests/test_train_cli.sh
+EXTRA_DIST += tests/test_train_cli.sh

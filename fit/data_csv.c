@@ -1,0 +1,106 @@
+/* data_csv.c: points from a CSV file with a column mapping (see dataset.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+#include "dataset.h"
+
+static const char *const roles[] = {"N", "D", "C", "E", "G", "L", "W", NULL};
+enum { RN, RD, RC, RE, RG, RL, RW, NROLES };
+
+/* The role's value at row r, scaled; NaN loss reported through *nan. */
+static int value(const l720_csv *csv, size_t r, long col, int role, const double *scale,
+                 double *v, int *nan, l720_err *err)
+{
+    int rc = l720_csv_number(csv, r, (size_t)col, 0, v, err);
+    if (rc)
+        return rc;
+    if (role == RL && isnan(*v)) {
+        *nan = 1;
+        return 0;
+    }
+    *v *= scale[role];
+    return l720_data_check(*v, L720_ROLES[role], csv->name, csv->line[r], csv->header[col], err);
+}
+
+static int need(const l720_csv *csv, const long *cols, int role, const char *what, l720_err *err)
+{
+    if (cols[role] >= 0)
+        return 0;
+    return l720_err_set(err, L720_EINPUT,
+                        "%s: no column for %s (%s); map one with --columns '%s=COLUMN'", csv->name,
+                        roles[role], what, roles[role]);
+}
+
+static int read_rows(l720_dataset *d, const l720_csv *csv, const long *cols,
+                     const unsigned char *keep, const l720_data_spec *s, const double *scale,
+                     l720_err *err)
+{
+    for (size_t r = 0; r < csv->nrows; r++) {
+        if (!keep[r]) {
+            d->filtered++;
+            continue;
+        }
+        double v[NROLES] = {1, 1, 1, 1, 1, 1, 1};
+        int nan = 0, rc = 0;
+        for (int k = 0; k < NROLES && !rc; k++)
+            if (cols[k] >= 0)
+                rc = value(csv, r, cols[k], k, scale, &v[k], &nan, err);
+        if (rc)
+            return rc;
+        if (nan) {
+            if (!s->skip_nan)
+                return l720_err_at(err, L720_EINPUT, csv->name, csv->line[r], csv->header[cols[RL]],
+                                   "loss is NaN (use --skip-nan to skip such rows)");
+            d->skipped_nan++;
+            continue;
+        }
+        double D = cols[RD] >= 0 ? v[RD] : v[RC] / (6 * v[RN]);
+        l720_point p = l720_point_make(v[RN], D, v[RE], v[RG], v[RL]);
+        p.w = v[RW];
+        if ((rc = l720_dataset_push(d, p, err)))
+            return rc;
+    }
+    return 0;
+}
+
+int l720_data_read_csv(l720_dataset *d, const char *path, const l720_data_spec *s, l720_err *err)
+{
+    double scale[NROLES];
+    int rc = l720_data_scales(s->scale, scale, err);
+    if (rc)
+        return rc;
+    l720_csv *csv = l720_csv_read(path, err);
+    if (!csv)
+        return err ? err->code : L720_EINPUT;
+    long cols[NROLES];
+    unsigned char *keep = malloc(csv->nrows ? csv->nrows : 1);
+    if (!keep) {
+        l720_csv_free(csv);
+        return l720_err_set(err, L720_EFAIL, "out of memory");
+    }
+    rc = l720_csv_map(csv, s->columns ? s->columns : "", roles, cols, err);
+    for (int k = 0; k < NROLES && !rc; k++) /* unmapped roles: a column of the role's name */
+        if (cols[k] < 0)
+            cols[k] = l720_csv_column(csv, roles[k]);
+    if (!rc)
+        rc = need(csv, cols, RL, "loss", err);
+    if (!rc && (s->need & (L720_IN_N | L720_IN_D)))
+        rc = need(csv, cols, RN, "parameters", err);
+    if (!rc && (s->need & L720_IN_D) && cols[RD] < 0)
+        rc = need(csv, cols, RC, "tokens: D, or training FLOPs C with D = C/(6N)", err);
+    if (!rc && (s->need & L720_IN_E))
+        rc = need(csv, cols, RE, "experts", err);
+    if (!rc && (s->need & L720_IN_G))
+        rc = need(csv, cols, RG, "granularity", err);
+    if (!rc && cols[RN] < 0 && cols[RD] < 0 && cols[RC] >= 0)
+        rc = need(csv, cols, RN, "parameters, to turn C into D", err);
+    if (!rc)
+        rc = l720_rows_filter(csv, s->where, keep, err);
+    if (!rc)
+        rc = read_rows(d, csv, cols, keep, s, scale, err);
+    free(keep);
+    l720_csv_free(csv);
+    return rc;
+}

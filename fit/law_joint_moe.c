@@ -1,0 +1,93 @@
+/* law_joint_moe.c: the joint MoE law of Ludziejewski, Pioro et al. (2025):
+ *   L = a Ehat^delta N^(alpha + gamma ln Ehat) + b Ehat^omega D^(beta + zeta ln Ehat) + c,
+ * fitted as ln L = LSE(t1, t2, ln c) with
+ *   t1 = ln a + delta ln Ehat + (alpha + gamma ln Ehat) ln N,
+ *   t2 = ln b + omega ln Ehat + (beta + zeta ln Ehat) ln D,
+ * E_start and E_max fitted with the rest. */
+#include <math.h>
+
+#include "ehat.h"
+#include "law.h"
+
+enum { A_, ALPHA, DELTA, GAMMA, B_, BETA, OMEGA, ZETA, ES, EM, C_, NP };
+
+static const char *const names[NP] = {"a",    "alpha", "delta",   "gamma", "b", "beta",
+                                      "omega", "zeta", "E_start", "E_max", "c"};
+static const char *const fit_names[NP] = {"log_a", "alpha", "delta",   "gamma", "log_b", "beta",
+                                          "omega", "zeta",  "E_start", "E_max", "log_c"};
+static const double lo[NP] = {0, -2, -5, -1, 0, -2, -5, -1, 1, 1, 0};
+static const double hi[NP] = {HUGE_VAL, 0, 5, 1, HUGE_VAL, 0, 5, 1, 1e3, 1e6, 20};
+#define FREE -HUGE_VAL
+static const double fit_lo[NP] = {FREE, FREE, FREE, FREE, FREE, FREE, FREE, FREE, 1, 16, FREE};
+static const double fit_hi[NP] = {HUGE_VAL, HUGE_VAL, HUGE_VAL, HUGE_VAL, HUGE_VAL, HUGE_VAL,
+                                  HUGE_VAL, HUGE_VAL, 16,       1e6,      HUGE_VAL};
+
+static const double g_la[] = {2, 5};
+static const double g_exp[] = {-0.3, -0.1};
+static const double g_d[] = {-0.3, 0};
+static const double g_zero[] = {0};
+static const double g_om[] = {0, 0.5};
+static const double g_es[] = {2};
+static const double g_em[] = {300};
+static const double g_lc[] = {0, 0.5};
+static const size_t grid_n[NP] = {2, 2, 2, 1, 2, 2, 2, 1, 1, 1, 2};
+static const double *const grid_v[NP] = {g_la, g_exp, g_d, g_zero, g_la, g_exp,
+                                         g_om, g_zero, g_es, g_em, g_lc};
+
+static double log_pred(const double *th, const l720_point *p, double *grad)
+{
+    double eh = l720_ehat(p->E, th[ES], th[EM]);
+    double le = log(eh);
+    double t[3], w[3];
+    t[0] = th[A_] + th[DELTA] * le + (th[ALPHA] + th[GAMMA] * le) * p->lnN;
+    t[1] = th[B_] + th[OMEGA] * le + (th[BETA] + th[ZETA] * le) * p->lnD;
+    t[2] = th[C_];
+    double v = l720_lse3(t, w);
+    if (grad) {
+        grad[A_] = w[0];
+        grad[ALPHA] = w[0] * p->lnN;
+        grad[DELTA] = w[0] * le;
+        grad[GAMMA] = w[0] * le * p->lnN;
+        grad[B_] = w[1];
+        grad[BETA] = w[1] * p->lnD;
+        grad[OMEGA] = w[1] * le;
+        grad[ZETA] = w[1] * le * p->lnD;
+        grad[C_] = w[2];
+        double des, dem;
+        l720_ehat_grad(p->E, th[ES], th[EM], &des, &dem);
+        /* d v / d ln Ehat */
+        double dle = w[0] * (th[DELTA] + th[GAMMA] * p->lnN) + w[1] * (th[OMEGA] + th[ZETA] * p->lnD);
+        grad[ES] = dle * des / eh;
+        grad[EM] = dle * dem / eh;
+    }
+    return v;
+}
+
+static void to_params(const double *th, double *pr)
+{
+    for (int i = 0; i < NP; i++)
+        pr[i] = th[i];
+    pr[A_] = exp(th[A_]);
+    pr[B_] = exp(th[B_]);
+    pr[C_] = exp(th[C_]);
+}
+
+static void from_params(const double *pr, double *th)
+{
+    for (int i = 0; i < NP; i++)
+        th[i] = pr[i];
+    th[A_] = log(pr[A_]);
+    th[B_] = log(pr[B_]);
+    th[C_] = log(pr[C_]);
+}
+
+const l720_law l720_law_joint_moe = {
+    "joint_moe",
+    "L(N_act, D, E) = a Ehat^delta N_act^(alpha + gamma ln Ehat) + "
+    "b Ehat^omega D^(beta + zeta ln Ehat) + c, "
+    "1/Ehat = 1/(E - 1 + (1/E_start - 1/E_max)^-1) + 1/E_max",
+    "Ludziejewski, Pioro et al. 2025, arXiv 2502.05172",
+    NP, names, fit_names, lo, hi, fit_lo, fit_hi,
+    L720_IN_N | L720_IN_D | L720_IN_E, grid_n, grid_v,
+    log_pred, NULL, to_params, from_params,
+};
