@@ -84,6 +84,20 @@ typedef struct work {
 
 static inline uint16_t step_mark(long step) { return (uint16_t)(4 * (step % STAMP_PERIOD + 1)); }
 
+/* Keeps what the timeline needs of one layer-step, and the measured counts. */
+static void store_step(work *w, l720_sim_layer *ly, long step, long layer, uint32_t fetch,
+                       uint32_t uniq, double hits, double tok_miss)
+{
+    size_t g = (size_t)step * (size_t)w->L + (size_t)layer;
+    w->fetch[g] = fetch;
+    w->uniq[g] = uniq;
+    if (step >= w->W) {
+        ly->accesses += (double)w->B * w->K;
+        ly->hits += hits;
+        ly->token_misses += tok_miss;
+    }
+}
+
 /* The distinct experts of one layer-step, in first-touch order, into dist;
  * returns how many. A MoE layer computes expert by expert (grouped), so the
  * cache sees each expert once per layer-step, whichever tokens picked it. */
@@ -131,14 +145,47 @@ static void tally(work *w, l720_sim_layer *ly, long step, long layer, const uint
         }
         tok_miss += missed;
     }
-    size_t g = (size_t)step * (size_t)w->L + (size_t)layer;
-    w->fetch[g] = fetch;
-    w->uniq[g] = (uint32_t)nd;
-    if (step >= w->W) {
-        ly->accesses += (double)n;
-        ly->hits += hits;
-        ly->token_misses += tok_miss;
+    store_step(w, ly, step, layer, fetch, (uint32_t)nd, hits, tok_miss);
+}
+
+/* Token order: the accesses went through the cache one by one. Counts one
+ * layer-step: an inserted miss is one transfer, a miss streamed past the
+ * cache (bypass) one transfer the first time in the step. */
+static void tally_token(work *w, l720_sim_layer *ly, long step, long layer, const uint32_t *ids,
+                        const uint8_t *flags)
+{
+    if (step % STAMP_PERIOD == 0)
+        memset(w->stamp, 0, (size_t)w->N * sizeof *w->stamp);
+    const uint16_t mark = step_mark(step);
+    double hits = 0, tok_miss = 0;
+    uint32_t fetch = 0, uniq = 0;
+    size_t n = (size_t)w->B * w->K;
+    for (uint32_t b = 0; b < w->B; b++) {
+        int missed = 0;
+        for (uint32_t s = 0; s < w->K; s++) {
+            size_t j = (size_t)b * w->K + s;
+            if (j + 16 < n)
+                __builtin_prefetch(w->stamp + ids[j + 16]);
+            uint32_t id = ids[j];
+            uint16_t st = w->stamp[id];
+            if ((st & ~3u) != mark) {
+                uniq++;
+                st = mark;
+            }
+            if (flags[j] == L720_HIT) {
+                hits++;
+            } else {
+                missed = 1;
+                if (flags[j] == L720_MISS || !(st & 1)) {
+                    fetch++;
+                    st |= 1;
+                }
+            }
+            w->stamp[id] = st;
+        }
+        tok_miss += missed;
     }
+    store_step(w, ly, step, layer, fetch, uniq, hits, tok_miss);
 }
 
 static double roofline(const l720_sim_config *cfg, uint32_t uniq)
@@ -153,11 +200,38 @@ static double roofline(const l720_sim_config *cfg, uint32_t uniq)
     return t_flops > t_bytes ? t_flops : t_bytes;
 }
 
-/* Routes and caches every step of one layer. ids, dist and flags hold one
- * step (all the layer's steps for Belady, which needs the future). */
-static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_cache *cache,
-                     long layer, int all_resident, uint32_t *ids, uint32_t *dist,
-                     uint8_t *flags, size_t *offs, l720_sim_layer *ly)
+/* Routes and caches every step of one layer, in token order. */
+static int run_layer_token(const l720_sim_config *cfg, work *w, l720_router *rt,
+                           l720_cache *cache, long layer, int all_resident, uint32_t *ids,
+                           uint8_t *flags, l720_sim_layer *ly)
+{
+    long steps = w->W + cfg->steps;
+    size_t per_step = (size_t)w->B * w->K;
+    if (cfg->policy == L720_POLICY_BELADY && !all_resident) {
+        for (long s = 0; s < steps; s++)
+            l720_router_step(rt, s, ids + (size_t)s * per_step);
+        if (l720_belady(ids, (size_t)steps * per_step, w->N, w->cap, flags))
+            return -1;
+        for (long s = 0; s < steps; s++)
+            tally_token(w, ly, s, layer, ids + (size_t)s * per_step, flags + (size_t)s * per_step);
+        return 0;
+    }
+    for (long s = 0; s < steps; s++) {
+        l720_router_step(rt, s, ids);
+        if (all_resident)
+            memset(flags, L720_HIT, per_step);
+        else
+            l720_cache_access_many(cache, ids, per_step, flags);
+        tally_token(w, ly, s, layer, ids, flags);
+    }
+    return 0;
+}
+
+/* Routes and caches every step of one layer, grouped. ids, dist and flags
+ * hold one step (all the layer's steps for Belady, which needs the future). */
+static int run_layer_grouped(const l720_sim_config *cfg, work *w, l720_router *rt,
+                             l720_cache *cache, long layer, int all_resident, uint32_t *ids,
+                             uint32_t *dist, uint8_t *flags, size_t *offs, l720_sim_layer *ly)
 {
     long steps = w->W + cfg->steps;
     size_t per_step = (size_t)w->B * w->K;
@@ -301,7 +375,12 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
             if (cfg->policy == L720_POLICY_STATIC && pin_top(cache, pop, w.N, w.cap))
                 goto oom;
         }
-        if (run_layer(cfg, &w, rt, cache, l, all_resident, ids, dist, flags, offs, &r->layer[l]))
+        int rc = cfg->access == L720_ACCESS_GROUPED
+                     ? run_layer_grouped(cfg, &w, rt, cache, l, all_resident, ids, dist, flags,
+                                         offs, &r->layer[l])
+                     : run_layer_token(cfg, &w, rt, cache, l, all_resident, ids, flags,
+                                       &r->layer[l]);
+        if (rc)
             goto oom;
     }
 
