@@ -76,6 +76,9 @@ typedef struct work {
     uint16_t *stamp;  /* [N] 4 (step % STAMP_PERIOD + 1) + outcome: the step that last
                        * touched an expert and what its cache access gave; two bytes,
                        * so that it stays in the inner caches; cleared every period */
+    uint64_t *seen;     /* [N / 64 + 1] token order: experts touched in this step */
+    uint64_t *fetched;  /* [N / 64 + 1] token order: experts streamed in this step */
+    uint32_t *touched;  /* [B K] token order: the experts set in seen */
     uint32_t *fetch;  /* [steps, L] misses that cross the link */
     uint32_t *uniq;   /* [steps, L] distinct experts touched */
 } work;
@@ -150,40 +153,40 @@ static void tally(work *w, l720_sim_layer *ly, long step, long layer, const uint
 
 /* Token order: the accesses went through the cache one by one. Counts one
  * layer-step: an inserted miss is one transfer, a miss streamed past the
- * cache (bypass) one transfer the first time in the step. */
+ * cache (bypass) one transfer the first time in the step. The step's
+ * distinct experts are bits in w->seen (small enough for the inner caches),
+ * cleared at the end through the list of the ones set. */
 static void tally_token(work *w, l720_sim_layer *ly, long step, long layer, const uint32_t *ids,
                         const uint8_t *flags)
 {
-    if (step % STAMP_PERIOD == 0)
-        memset(w->stamp, 0, (size_t)w->N * sizeof *w->stamp);
-    const uint16_t mark = step_mark(step);
     double hits = 0, tok_miss = 0;
     uint32_t fetch = 0, uniq = 0;
-    size_t n = (size_t)w->B * w->K;
+    uint64_t *seen = w->seen, *fetched = w->fetched;
     for (uint32_t b = 0; b < w->B; b++) {
         int missed = 0;
         for (uint32_t s = 0; s < w->K; s++) {
             size_t j = (size_t)b * w->K + s;
-            if (j + 16 < n)
-                __builtin_prefetch(w->stamp + ids[j + 16]);
             uint32_t id = ids[j];
-            uint16_t st = w->stamp[id];
-            if ((st & ~3u) != mark) {
-                uniq++;
-                st = mark;
+            uint64_t bit = 1ull << (id & 63);
+            if (!(seen[id >> 6] & bit)) {
+                seen[id >> 6] |= bit;
+                w->touched[uniq++] = id;
             }
             if (flags[j] == L720_HIT) {
                 hits++;
             } else {
                 missed = 1;
-                if (flags[j] == L720_MISS || !(st & 1)) {
+                if (flags[j] == L720_MISS || !(fetched[id >> 6] & bit)) {
                     fetch++;
-                    st |= 1;
+                    fetched[id >> 6] |= bit;
                 }
             }
-            w->stamp[id] = st;
         }
         tok_miss += missed;
+    }
+    for (uint32_t i = 0; i < uniq; i++) {
+        seen[w->touched[i] >> 6] = 0;
+        fetched[w->touched[i] >> 6] = 0;
     }
     store_step(w, ly, step, layer, fetch, uniq, hits, tok_miss);
 }
@@ -343,6 +346,9 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
     if (!(rt = l720_router_new(cfg, err)))
         goto fail;
     if (!(w.stamp = malloc((size_t)w.N * sizeof *w.stamp)) ||
+        !(w.seen = calloc((size_t)w.N / 64 + 1, sizeof *w.seen)) ||
+        !(w.fetched = calloc((size_t)w.N / 64 + 1, sizeof *w.fetched)) ||
+        !(w.touched = malloc(per_step * sizeof *w.touched)) ||
         !(w.fetch = calloc(G, sizeof *w.fetch)) || !(w.uniq = calloc(G, sizeof *w.uniq)) ||
         !(ids = malloc(buf * sizeof *ids)) || !(dist = malloc(dist_buf * sizeof *dist)) ||
         !(flags = malloc(buf)) || !(offs = malloc(((size_t)steps + 1) * sizeof *offs)) ||
@@ -457,6 +463,9 @@ done:
     l720_rng_free(rng);
     l720_rng_free(crng);
     free(w.stamp);
+    free(w.seen);
+    free(w.fetched);
+    free(w.touched);
     free(w.fetch);
     free(w.uniq);
     free(ids);
