@@ -160,7 +160,7 @@ static void tally_token(work *w, l720_sim_layer *ly, long step, long layer, cons
                         const uint8_t *flags)
 {
     double hits = 0, tok_miss = 0;
-    uint32_t fetch = 0, uniq = 0;
+    uint32_t fetch = 0, uniq = 0, bypassed = 0;
     uint64_t *seen = w->seen, *fetched = w->fetched;
     for (uint32_t b = 0; b < w->B; b++) {
         int missed = 0;
@@ -176,18 +176,22 @@ static void tally_token(work *w, l720_sim_layer *ly, long step, long layer, cons
                 hits++;
             } else {
                 missed = 1;
-                if (flags[j] == L720_MISS || !(fetched[id >> 6] & bit)) {
+                if (flags[j] == L720_MISS) {
                     fetch++;
+                } else if (!(fetched[id >> 6] & bit)) {
+                    fetch++;
+                    bypassed = 1;
                     fetched[id >> 6] |= bit;
                 }
             }
         }
         tok_miss += missed;
     }
-    for (uint32_t i = 0; i < uniq; i++) {
+    for (uint32_t i = 0; i < uniq; i++)
         seen[w->touched[i] >> 6] = 0;
-        fetched[w->touched[i] >> 6] = 0;
-    }
+    if (bypassed)
+        for (uint32_t i = 0; i < uniq; i++)
+            fetched[w->touched[i] >> 6] = 0;
     store_step(w, ly, step, layer, fetch, uniq, hits, tok_miss);
 }
 
