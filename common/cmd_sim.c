@@ -31,7 +31,7 @@ static void sweep_progress(size_t done, size_t total, void *ctx)
 
 /* Fills cfg from the arguments (the trace, when there is one, gives the
  * shape that was not given). */
-static int build_config(const sim_args *a, l720_sim_config *cfg, l720_trace **trace,
+static int build_config(const sim_args *a, l720_sim_config *cfg, l720_route_trace **trace,
                         l720_sim_sweep *sw, l720_err *err)
 {
     int rc;
@@ -61,7 +61,7 @@ static int build_config(const sim_args *a, l720_sim_config *cfg, l720_trace **tr
         return l720_err_set(err, L720_EINPUT,
                             "sim: --access: expected token or grouped, got '%s'", a->access);
     if (trace_path) {
-        if (!(*trace = l720_trace_read(trace_path, err)))
+        if (!(*trace = l720_route_trace_read(trace_path, err)))
             return err->code;
         cfg->trace = *trace;
         cfg->layers = (*trace)->layers;
@@ -237,7 +237,7 @@ int l720_cmd_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
         return rc;
     l720_sim_config cfg;
     l720_sim_sweep sw = {0};
-    l720_trace *trace = NULL;
+    l720_route_trace *trace = NULL;
     cJSON *res = NULL;
     if ((rc = build_config(&a, &cfg, &trace, &sw, err)))
         goto done;
@@ -281,6 +281,6 @@ int l720_cmd_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
     res = NULL;
 done:
     cJSON_Delete(res);
-    l720_trace_free(trace);
+    l720_route_trace_free(trace);
     return rc;
 }

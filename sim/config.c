@@ -181,7 +181,7 @@ int l720_sim_config_check(const l720_sim_config *cfg, l720_err *err)
                                 cfg->experts);
     }
     if (cfg->routing == L720_ROUTE_TRACE) {
-        const l720_trace *t = cfg->trace;
+        const l720_route_trace *t = cfg->trace;
         if (!t)
             return l720_err_set(err, L720_EINPUT, "sim: trace routing without a trace");
         if (t->layers != cfg->layers || t->experts != cfg->experts ||
