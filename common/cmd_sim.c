@@ -131,7 +131,8 @@ static void print_report(FILE *out, const l720_sim_config *c, const l720_sim_res
             r->token_miss_probability, K, m->independent_token_miss,
             m->independent_token_miss - r->token_miss_probability, K, m->paper_p_miss,
             m->paper_p_miss - r->token_miss_probability, m->paper_exp_claim);
-    fprintf(out, "  bytes streamed          %.4g   (%.0f transfers, prefetched %.4g, wasted %.4g)\n",
+    fprintf(out,
+            "  bytes streamed          %.4g   (%.0f transfers, prefetched %.4g, wasted %.4g)\n",
             r->bytes_streamed, r->transfers, r->prefetch_bytes, r->wasted_bytes);
     fprintf(out, "  link utilisation        %.4f\n", r->link_utilization);
     fprintf(out, "  stall                   %.6g s of %.6g s (compute %.6g s)\n", r->stall_seconds,

@@ -298,7 +298,8 @@ void l720_router_popularity(const l720_router *r, double *p)
         memset(p, 0, r->N * sizeof *p);
         double n = 0;
         for (long tok = 0; tok < t->tokens; tok++) {
-            const uint32_t *e = t->ids + ((size_t)tok * (size_t)t->layers + (size_t)r->layer) * r->K;
+            size_t row = (size_t)tok * (size_t)t->layers + (size_t)r->layer;
+            const uint32_t *e = t->ids + row * r->K;
             for (uint32_t s = 0; s < r->K; s++)
                 p[e[s]] += 1, n += 1;
         }

@@ -98,7 +98,8 @@ static int grow(l720_route_trace *t, size_t *cap, size_t need)
     return 0;
 }
 
-l720_route_trace *l720_route_trace_parse(const char *text, size_t len, const char *name, l720_err *err)
+l720_route_trace *l720_route_trace_parse(const char *text, size_t len, const char *name,
+                                         l720_err *err)
 {
     l720_route_trace *t = calloc(1, sizeof *t);
     if (!t || !(t->name = strdup(name))) {

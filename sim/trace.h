@@ -9,8 +9,8 @@
  * start with '#' are comments. The parser is strict: every error names
  * FILE:LINE and what was expected.
  */
-#ifndef L720_TRACE_H
-#define L720_TRACE_H
+#ifndef L720_ROUTE_TRACE_H
+#define L720_ROUTE_TRACE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,7 +28,8 @@ typedef struct l720_route_trace {
 
 l720_route_trace *l720_route_trace_read(const char *path, l720_err *err);
 /* Parses text[0..len); name is used in messages. */
-l720_route_trace *l720_route_trace_parse(const char *text, size_t len, const char *name, l720_err *err);
+l720_route_trace *l720_route_trace_parse(const char *text, size_t len, const char *name,
+                                         l720_err *err);
 void l720_route_trace_free(l720_route_trace *t);
 
 /* Writes a trace atomically: ids is [tokens, layers, per_token]. */

@@ -108,7 +108,8 @@ static void test_timing(void)
     uint32_t later[6] = {0, 0, 0, 1, 0, 0};
     in.fetch = later;
     ok(!l720_timing_run(&in, &out, &err), "oracle timeline runs");
-    ok_near(out.stall_seconds, 0.1e-3, 1e-12, "oracle: a 1.1 ms fetch behind 1 ms of compute stalls 0.1 ms");
+    ok_near(out.stall_seconds, 0.1e-3, 1e-12,
+            "oracle: a 1.1 ms fetch behind 1 ms of compute stalls 0.1 ms");
     in.prefetch = L720_PREFETCH_NONE;
     ok(!l720_timing_run(&in, &out, &err), "timeline runs");
     ok_near(out.stall_seconds, 1.1e-3, 1e-12, "without prefetch it stalls 1.1 ms");
@@ -134,7 +135,8 @@ static void test_copy_profile(void)
         "\"hbm_bandwidth\":1e12,\"bf16_flops\":1e14,\"host_memory_bytes\":1e10,"
         "\"host_link\":{\"kind\":\"pcie5\",\"bandwidth\":4096e6,\"latency\":5e-6},"
         "\"measured\":{\"copy_channels\":1,\"copy_streams_4k\":[[1,3e-6],[2,4e-6],[4,2e-6]]}}";
-    ok(fd >= 0 && write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1), "profile written");
+    ok(fd >= 0 && write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1),
+       "profile written");
     close(fd);
     l720_sim_config cfg = base();
     l720_err err = {0};

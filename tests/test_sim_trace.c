@@ -37,7 +37,8 @@ int main(void)
     ok(!memcmp(t->ids, want, sizeof want), "ids read in (token, layer, slot) order");
 
     /* CRLF and no final newline */
-    const char crlf[] = "# llm720 routing trace v1\r\n# layers 1 experts 3 per_token 1\r\n0 0 2\r\n1 0 1";
+    const char crlf[] = "# llm720 routing trace v1\r\n# layers 1 experts 3 per_token 1\r\n"
+                        "0 0 2\r\n1 0 1";
     l720_route_trace *t2 = l720_route_trace_parse(crlf, strlen(crlf), "crlf", &err);
     ok(t2 && t2->tokens == 2 && t2->ids[1] == 1, "CRLF lines, no final newline");
     l720_route_trace_free(t2);
