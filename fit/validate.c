@@ -64,12 +64,13 @@ int l720_bootstrap(const l720_objective *o, const double *theta, size_t B, uint6
         int code = l720_lbfgs(&ob, th, 1, &f, NULL);
         ok[b] = rng && l720_lbfgs_converged(code, f);
         o->law->to_params(th, par + b * np);
-#pragma omp atomic
-        done++;
+        size_t seen;
+#pragma omp atomic capture
+        seen = ++done;
 #ifdef _OPENMP
         if (omp_get_thread_num() == 0)
 #endif
-            l720_progress_update(pg, (double)done, NULL);
+            l720_progress_update(pg, (double)seen, NULL);
     }
     l720_progress_free(pg);
     double *col = malloc(B * sizeof *col);
