@@ -16,7 +16,7 @@
 #define UNSET LONG_MIN
 
 typedef struct sim_args {
-    const char *hardware, *routing, *policy, *prefetch, *transfer, *sweep, *output, *csv;
+    const char *hardware, *routing, *policy, *prefetch, *transfer, *sweep, *output, *csv, *access;
     long layers, experts, heads, topk, batch, steps, warmup, concurrency, seed;
     double expert_bytes, cache_bytes, cache_fraction, reuse, compute_seconds, dense_flops,
         bytes_per_param, row_bytes;
@@ -53,6 +53,13 @@ static int build_config(const sim_args *a, l720_sim_config *cfg, l720_trace **tr
     else
         return l720_err_set(err, L720_EINPUT,
                             "sim: --transfer: expected copy or zerocopy, got '%s'", a->transfer);
+    if (!strcmp(a->access, "token"))
+        cfg->access = L720_ACCESS_TOKEN;
+    else if (!strcmp(a->access, "grouped"))
+        cfg->access = L720_ACCESS_GROUPED;
+    else
+        return l720_err_set(err, L720_EINPUT,
+                            "sim: --access: expected token or grouped, got '%s'", a->access);
     if (trace_path) {
         if (!(*trace = l720_trace_read(trace_path, err)))
             return err->code;
@@ -165,7 +172,7 @@ static void print_sweep(FILE *out, const cJSON *sweep)
 
 int l720_cmd_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    sim_args a = {"h100-sxm", "zipf:0.9", "lru", "none", "copy", NULL, NULL, NULL,
+    sim_args a = {"h100-sxm", "zipf:0.9", "lru", "none", "copy", NULL, NULL, NULL, "token",
                   UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, 1,
                   NAN, NAN, NAN, 0, 0, 0, 2, 0, 0, 0};
     const l720_opt opts[] = {
@@ -190,6 +197,9 @@ int l720_cmd_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
          "the B tokens of a step are B sequences (for --reuse)"},
         {"policy", L720_OPT_STRING, &a.policy, "P",
          "lru | lfu | fifo | random | static | belady; a list with --sweep (default lru)"},
+        {"access", L720_OPT_STRING, &a.access, "A",
+         "token (each access in turn, every miss a load) | grouped (each expert once per "
+         "layer-step, as a grouped kernel) (default token)"},
         {"prefetch", L720_OPT_STRING, &a.prefetch, "X",
          "none | oracle[:AHEAD] | predict:Q[:AHEAD] (default none)"},
         {"transfer", L720_OPT_STRING, &a.transfer, "T",

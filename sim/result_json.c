@@ -38,6 +38,7 @@ cJSON *l720_sim_config_json(const l720_sim_config *cfg)
     num(c, "reuse", cfg->reuse);
     cJSON_AddBoolToObject(c, "decode", cfg->decode);
     cJSON_AddStringToObject(c, "policy", l720_policy_name(cfg->policy));
+    cJSON_AddStringToObject(c, "access", cfg->access == L720_ACCESS_GROUPED ? "grouped" : "token");
     cJSON_AddStringToObject(c, "prefetch", prefetch_names[cfg->prefetch]);
     if (cfg->prefetch == L720_PREFETCH_PREDICT)
         num(c, "predict_q", cfg->predict_q);

@@ -167,13 +167,15 @@ int main(void)
     /* Belady >= every online policy on every workload */
     const char *names[] = {"uniform", "zipf 0.9", "zipf 1.2 with reuse 0.5", "pk-zipf 0.8",
                            "zipf 0.6 decode reuse 0.3"};
-    for (int w = 0; w < 5; w++) {
+    for (int w = 0; w < 10; w++) {
         cfg = base();
-        cfg.routing = w == 0 ? L720_ROUTE_UNIFORM : w == 3 ? L720_ROUTE_PK_ZIPF : L720_ROUTE_ZIPF;
-        cfg.experts = w == 3 ? 2025 : 2000;
-        cfg.zipf_s = w == 2 ? 1.2 : w == 3 ? 0.8 : w == 4 ? 0.6 : 0.9;
-        cfg.reuse = w == 2 ? 0.5 : w == 4 ? 0.3 : 0;
-        cfg.decode = w == 4;
+        cfg.access = w >= 5 ? L720_ACCESS_GROUPED : L720_ACCESS_TOKEN;
+        int k = w % 5;
+        cfg.routing = k == 0 ? L720_ROUTE_UNIFORM : k == 3 ? L720_ROUTE_PK_ZIPF : L720_ROUTE_ZIPF;
+        cfg.experts = k == 3 ? 2025 : 2000;
+        cfg.zipf_s = k == 2 ? 1.2 : k == 3 ? 0.8 : k == 4 ? 0.6 : 0.9;
+        cfg.reuse = k == 2 ? 0.5 : k == 4 ? 0.3 : 0;
+        cfg.decode = k == 4;
         cfg.policy = L720_POLICY_BELADY;
         double opt = hits_of(&cfg);
         int dominated = opt >= 0;
@@ -182,10 +184,27 @@ int main(void)
             double h = hits_of(&cfg);
             if (h > opt) {
                 dominated = 0;
-                tap_diag("%s: %s %g > belady %g", names[w], l720_policy_name(p), h, opt);
+                tap_diag("%s: %s %g > belady %g", names[k], l720_policy_name(p), h, opt);
             }
         }
-        ok(dominated, "Belady >= every online policy: %s", names[w]);
+        ok(dominated, "Belady >= every online policy: %s, %s order", names[k],
+           w >= 5 ? "grouped" : "token");
+    }
+
+    /* grouped steps keep c/N under uniform popularity, batches and top-k included */
+    cfg = base();
+    cfg.access = L720_ACCESS_GROUPED;
+    cfg.routing = L720_ROUTE_UNIFORM;
+    cfg.layers = 1;
+    cfg.steps = 400;
+    cfg.warmup_steps = 50;
+    cfg.cache_bytes = 0.3 * 2000 * 65536.0;
+    {
+        l720_sim_result *g = l720_sim_run(&cfg, &err);
+        ok(g && fabs(g->hit_rate - 0.3) < 0.01, "grouped, B = 16, 2 x top-4: hit rate %.4f ~ c/N",
+           g ? g->hit_rate : -1);
+        ok(g && g->transfers == g->layer[0].transfers, "per-layer transfers add up");
+        l720_sim_result_free(g);
     }
 
     /* prefetch: the oracle stalls no more than none; predict:1 = oracle; predict:0 wastes */

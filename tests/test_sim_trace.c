@@ -95,12 +95,22 @@ int main(void)
     l720_sim_result *r = l720_sim_run(&cfg, &err);
     ok(r != NULL, "trace replay runs (%s)", err.msg);
     if (r) {
-        /* grouped per step: layer 0 fetches {1, 2}, layer 1 {3, 0, 1}; nothing stays */
-        ok(r->accesses == 8 && r->hits == 0, "replayed hits: %g of %g", r->hits, r->accesses);
-        ok(r->token_misses == 4, "tokens with a miss: %g (of 4 token-layers)", r->token_misses);
+        /* token order: layer 0: 1m 2m 2h 2h; layer 1: 3m 0m 0h 1m */
+        ok(r->accesses == 8 && r->hits == 3, "replayed hits: %g of %g", r->hits, r->accesses);
+        ok(r->token_misses == 3, "tokens with a miss: %g (of 4 token-layers)", r->token_misses);
         ok(r->transfers == 5 && r->bytes_streamed == 500, "5 transfers of 100 bytes");
     }
     l720_sim_result_free(r);
+    cfg.access = L720_ACCESS_GROUPED;
+    r = l720_sim_run(&cfg, &err);
+    if (r) {
+        /* grouped: layer 0 fetches {1, 2}, layer 1 {3, 0, 1}; a 1-expert cache keeps none */
+        ok(r->hits == 0 && r->token_misses == 4 && r->transfers == 5,
+           "grouped replay: %g hits, %g tokens with a miss, %g transfers", r->hits,
+           r->token_misses, r->transfers);
+    }
+    l720_sim_result_free(r);
+    cfg.access = L720_ACCESS_TOKEN;
     cfg.experts = 5;
     r = l720_sim_run(&cfg, &err);
     ok(!r && err.code == L720_EINPUT && strstr(err.msg, "good"), "a trace that does not match "
