@@ -67,8 +67,8 @@ static void gradcheck_model(const char *name, const l720_model_cfg *cfg, uint64_
         return;
     scramble(mdl, rs);
     for (int i = 0; i < B * T; i++) {
-        tok[i] = (int32_t)l720_trng_below(rs, V);
-        tgt[i] = (int32_t)l720_trng_below(rs, V);
+        tok[i] = (int32_t)l720_trng_index(rs, V);
+        tgt[i] = (int32_t)l720_trng_index(rs, V);
     }
     tgt[3] = -1; /* an ignored position */
     l720_model_zero_grad(mdl);
@@ -119,8 +119,8 @@ static void run_once(const l720_model_cfg *cfg, int threads, double *loss_out, f
     int32_t dtok[DB * DT], dtgt[DB * DT];
     uint64_t rs = 8;
     for (int i = 0; i < DB * DT; i++) {
-        dtok[i] = (int32_t)l720_trng_below(&rs, (uint64_t)cfg->vocab);
-        dtgt[i] = (int32_t)l720_trng_below(&rs, (uint64_t)cfg->vocab);
+        dtok[i] = (int32_t)l720_trng_index(&rs, (uint64_t)cfg->vocab);
+        dtgt[i] = (int32_t)l720_trng_index(&rs, (uint64_t)cfg->vocab);
     }
     l720_forward_out out;
     l720_model_zero_grad(m);

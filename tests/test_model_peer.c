@@ -48,15 +48,15 @@ static void test_topk(uint64_t *rs)
     int trials = 3000, same = 1, same_ties = 1;
     for (int tr = 0; tr < 2 * trials; tr++) {
         int ties = tr >= trials;
-        int n = 1 + (int)l720_trng_below(rs, 12), k = 1 + (int)l720_trng_below(rs, (uint64_t)n);
-        int dk = 2 * (1 + (int)l720_trng_below(rs, 4)), half = dk / 2;
+        int n = 1 + (int)l720_trng_index(rs, 12), k = 1 + (int)l720_trng_index(rs, (uint64_t)n);
+        int dk = 2 * (1 + (int)l720_trng_index(rs, 4)), half = dk / 2;
         float q[8], k1[12 * 4], k2[12 * 4], sa[12], sb[12];
         int32_t ia[12], ib[12];
         for (int i = 0; i < dk; i++)
-            q[i] = ties ? (float)l720_trng_below(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
+            q[i] = ties ? (float)l720_trng_index(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
         for (int i = 0; i < n * half; i++) {
-            k1[i] = ties ? (float)l720_trng_below(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
-            k2[i] = ties ? (float)l720_trng_below(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
+            k1[i] = ties ? (float)l720_trng_index(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
+            k2[i] = ties ? (float)l720_trng_index(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
         }
         void *scratch = malloc(l720_peer_topk_scratch(n, k));
         l720_peer_topk(ia, sa, q, k1, k2, n, k, dk, scratch);
