@@ -10,10 +10,10 @@
  *   g = softmax of the k scores
  *   f(x) += Σ_i g_i GELU(u_idᵀ x) v_id           (u, v: [N, C] shared by heads)
  * GELU is the exact one, z Φ(z). BatchNorm (per query channel, with a learned
- * scale γ and shift β as in the usual BatchNorm layer): training normalises with the batch
- * mean and (biased) variance over the N tokens and updates running statistics
- * (mean, unbiased variance) with momentum; evaluation uses the running ones.
- * eps = 1e-5.
+ * scale γ and shift β as in the usual layer): training normalises with the
+ * batch mean and (biased) variance over the N tokens and updates running
+ * statistics (mean, unbiased variance) with momentum; evaluation uses the
+ * running ones. eps = 1e-5.
  */
 #ifndef L720_PEER_H
 #define L720_PEER_H
@@ -49,8 +49,9 @@ l720_peer *l720_peer_new(size_t max_N, int C, int n, int h, int k, int dk);
 void l720_peer_free(l720_peer *p);
 
 /* Exact top-k over the n² product keys for one head: q [dk], keys1, keys2
- * [n, dk/2]. ids[k], scores[k] best first (score descending, id ascending).
- * scratch: l720_peer_topk_scratch(n, k) bytes. */
+ * [n, dk/2] (the head's K[j][0] and K[j][1]). ids[k], scores[k] best first
+ * (score descending, id ascending). scratch: l720_peer_topk_scratch(n, k)
+ * bytes. */
 size_t l720_peer_topk_scratch(int n, int k);
 void l720_peer_topk(int32_t *ids, float *scores, const float *q, const float *keys1,
                     const float *keys2, int n, int k, int dk, void *scratch);
