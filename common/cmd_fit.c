@@ -16,6 +16,18 @@ static void report(FILE *out, const l720_fit_job *j)
     fprintf(out, "law %s: %s\n", law->name, law->form);
     fprintf(out, "points %zu (held out %zu, NaN skipped %zu, filtered %zu, dropped %zu)\n", j->ntrain,
             j->nheld, j->set->skipped_nan, j->set->filtered, j->set->dropped);
+    for (size_t g = 0; g < j->ngroups; g++) {
+        fprintf(out, "E = %g: %zu points, %zu held out, objective %.6g:", j->groups[g].E,
+                j->groups[g].ntrain, j->groups[g].nheld, j->groups[g].fit.objective);
+        for (size_t i = 0; i < law->np; i++)
+            fprintf(out, " %s %.5g", law->param_names[i], j->groups[g].fit.params[i]);
+        fprintf(out, "\n");
+    }
+    if (j->per_expert) {
+        fprintf(out, "objective (sum over expert counts) %.9g; starts %zu, converged %zu\n",
+                f->objective, f->starts, f->converged);
+        goto rmse;
+    }
     for (size_t i = 0; i < law->np; i++) {
         fprintf(out, "  %-8s %14.6g", law->param_names[i], f->params[i]);
         if (j->boot.B)
@@ -30,6 +42,7 @@ static void report(FILE *out, const l720_fit_job *j)
     if (j->boot.B)
         fprintf(out, "bootstrap %zu resamples (%zu converged), seed %ld\n", j->boot.B, j->boot.ok,
                 j->seed);
+rmse:
     fprintf(out, "rmse train %.6g", j->rmse_train);
     if (j->nheld)
         fprintf(out, ", held out %.6g", j->rmse_holdout);
@@ -80,6 +93,8 @@ int l720_cmd_fit(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
     if (!j.data[0] && npos > 0)
         return l720_err_set(err, L720_EINPUT, "fit: files given without --data");
     j.ndata = j.data[0] ? 1 + npos : 0;
+    if (out && j.per_expert)
+        return l720_err_set(err, L720_EINPUT, "--out writes one law; it does not go with --per-expert");
     rc = l720_fit_job_run(&j, err);
     if (!rc && out)
         rc = write_law(&j, out, err);

@@ -44,6 +44,7 @@ struct l720_peer_gpu {
     int *k2, *k2s, *e2s;        /* [2P] sub-key entries: keys, sorted keys, sorted entries */
     peer_runs kr;               /* runs of sub-keys */
     float *dxq;                 /* [T, d] */
+    float *part;                /* [PEER_COL_RB, HD, 2] column partial sums */
     void *cub;                  /* CUB temporary storage */
     size_t cub_bytes;
     int key_bits, key2_bits;
@@ -100,7 +101,8 @@ static int bits_for(long x)
     X(ids, int, P) X(gate, float, P) X(act, float, P) X(iota, int, 2 * P) X(skey, int, P)        \
     X(sp, int, P) X(dc, float, P) X(da, float, P) X(ds, float, P) X(du, float, er_max * d)       \
     X(dv, float, er_max * d) X(dqn, float, T * HD) X(dq, uint16_t, T * HD) X(k2, int, 2 * P)      \
-    X(k2s, int, 2 * P) X(e2s, int, 2 * P) X(dxq, float, T * d)
+    X(k2s, int, 2 * P) X(e2s, int, 2 * P) X(dxq, float, T * d)                        \
+    X(part, float, PEER_COL_RB * HD * 2)
 
 #define PEER_LOCALS(m)                                                                             \
     const size_t T = (size_t)(m)->tokens, d = (size_t)(m)->d, n = (size_t)(m)->n,                 \
@@ -259,7 +261,8 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
     if (l720_gemm_bf16(p->gemm, 0, 0, T, HD, d, 1.0f, x, d, 0, w->wq, HD, 0, 0.0f, p->q, HD, 0, 1,
                        s, err))
         return err->code;
-    peer_bn_stats(p->q, T, HD, p->mean, p->rstd, w->run_mean, w->run_var, w->momentum, training, s);
+    peer_bn_stats(p->q, T, HD, p->mean, p->rstd, w->run_mean, w->run_var, w->momentum, training,
+                  p->part, s);
     peer_bn_apply(p->q, p->mean, p->rstd, w->gamma, w->beta, T, HD, p->qn, s);
     GPU_LAUNCHED();
     mark(p, "fwd query+BN", s);
@@ -309,7 +312,8 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
                      h, k, m->d_key, g->keys, s);
     GPU_LAUNCHED();
     mark(p, "bwd routing + sub-keys", s);
-    peer_bn_bwd(p->q, p->mean, p->rstd, w->gamma, p->dqn, T, HD, g->gamma, g->beta, p->dq, s);
+    peer_bn_bwd(p->q, p->mean, p->rstd, w->gamma, p->dqn, T, HD, g->gamma, g->beta, p->dq, p->part,
+                s);
     GPU_LAUNCHED();
     if (l720_gemm_bf16(p->gemm, 1, 0, d, HD, T, 1.0f, x, d, 0, p->dq, HD, 0, 0.0f, g->wq, HD, 0, 1,
                        s, err))

@@ -8,11 +8,16 @@
 #include <stdint.h>
 
 #define PEER_BN_EPS 1e-5f
+#define PEER_COL_TY 8   /* row lanes per column block */
+#define PEER_COL_RB 128 /* row blocks of the column sums (at most) */
 
 /* BatchNorm statistics over T rows of q [T, C]: mean, rstd [C]. training:
  * batch statistics (biased variance) and running update; else running ones. */
 void peer_bn_stats(const float *q, int T, int C, float *mean, float *rstd, float *run_mean,
-                   float *run_var, float momentum, int training, cudaStream_t s);
+                   float *run_var, float momentum, int training, float *part, cudaStream_t s);
+/* Column partial sums (deterministic), [PEER_COL_RB, C, 2] into part; see peer_route.cu. */
+void peer_col_partial(const float *q, const float *g, const float *mean, const float *rstd, int T,
+                      int C, int mode, float *part, cudaStream_t s);
 /* qn [T, C] bf16 = (q - mean) * rstd * gamma + beta */
 void peer_bn_apply(const float *q, const float *mean, const float *rstd, const float *gamma,
                    const float *beta, int T, int C, uint16_t *qn, cudaStream_t s);
@@ -53,7 +58,7 @@ void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
 /* BatchNorm backward: dgamma, dbeta [C] and dq [T, C] bf16. */
 void peer_bn_bwd(const float *q, const float *mean, const float *rstd, const float *gamma,
                  const float *dqn, int T, int C, float *dgamma, float *dbeta, uint16_t *dq,
-                 cudaStream_t s);
+                 float *part, cudaStream_t s);
 
 /* Lazy AdamW over rows ids[r] (r < *nrows) of an [N, d] table. */
 void peer_adamw_rows(const int *ids, const int *nrows, int maxrows, const float *grad,

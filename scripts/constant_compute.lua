@@ -14,7 +14,7 @@ local o = sweep.args("constant_compute.lua", arg, {
 })
 local size = sweep.size(o, {
   smoke = {flops = 3e8, experts = {1, 4}, d_model = {16, 32}, layers = 1, batch = 4, seq_len = 32},
-  default = {flops = 1e11, experts = {1, 4, 16}, d_model = {32, 48, 64, 96}, layers = 2,
+  default = {flops = 3e10, experts = {1, 4, 16}, d_model = {32, 48, 64, 96}, layers = 2,
              batch = 8, seq_len = 64},
   cuda = {flops = 2e16, experts = {1, 4, 16, 64}, d_model = {128, 192, 256, 384, 512},
           layers = 4, batch = 32, seq_len = 256},
