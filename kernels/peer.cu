@@ -271,9 +271,11 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
         return err->code;
     mark(p, "fwd sub-key scores", s);
     peer_topk_rows(p->S, 2 * h, T, n, k, p->tv, p->ti, s);
+    GPU_LAUNCHED();
+    mark(p, "fwd top-k per half", s);
     peer_topk_combine(p->tv, p->ti, T, h, n, k, p->ids, p->gate, s);
     GPU_LAUNCHED();
-    mark(p, "fwd top-k", s);
+    mark(p, "fwd top-k of k*k sums", s);
     if (sort_runs(p, p->ids, p->skey, p->sp, P, p->key_bits, &p->er, s, err))
         return err->code;
     mark(p, "fwd sort by expert", s);
