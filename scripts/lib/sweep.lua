@@ -286,11 +286,14 @@ function Sweep:train(name, opts)
     t.eval_every = t.eval_every or math.max(1, t.steps // (self.o.smoke and 2 or 5))
     t.lr = t.lr or 2e-3
     t.eval_tokens = t.eval_tokens or (self.o.smoke and 1024 or 8192)
-    local partial = false
-    for _, n in ipairs(llm720.list_dir(rundir)) do
-      if n ~= "done.json" then partial = true end
+    -- an interrupted run resumes from its checkpoint; one that left no
+    -- checkpoint starts again
+    local partial = llm720.exists(rundir .. "/checkpoint.bin")
+    if partial then
+      t.resume = true
+    else
+      for _, n in ipairs(llm720.list_dir(rundir)) do os.remove(rundir .. "/" .. n) end
     end
-    if partial then t.resume = true end
     self:say("  %-28s training%s", name, partial and " (resuming)" or "")
     local res = llm720.train(t)
     local runs = llm720.read_runs(rundir)
