@@ -384,6 +384,16 @@ function Sweep:plot(base, spec)
   return string.format("![%s](%s.png)\n", spec.title or base, base)
 end
 
+-- A plot by llm720.plot (opts: its positional kind and options, without
+-- out) as BASE.png/svg in the sweep folder; returns the Markdown line, or a
+-- note saying why there is none.
+function Sweep:plot_cmd(base, title, opts)
+  opts.out = self.dir .. "/" .. base
+  local ok, why = M.try(llm720.plot, opts)
+  if not ok then return string.format("(plot %s not drawn: %s)\n", base, why) end
+  return string.format("![%s](%s.png)\n", title, base)
+end
+
 -- Calls fn(...) and returns its result, or nil and the error message (for
 -- steps whose failure the report states instead of stopping the sweep).
 function M.try(fn, ...)
