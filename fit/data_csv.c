@@ -13,7 +13,7 @@ enum { RN, RD, RC, RE, RG, RL, RW, NROLES };
 static int value(const l720_csv *csv, size_t r, long col, int role, const double *scale,
                  double *v, int *nan, l720_err *err)
 {
-    int rc = l720_csv_number(csv, r, (size_t)col, 0, v, err);
+    int rc = l720_csv_number(csv, r, (size_t)col, role == RL ? L720_CSV_EMPTY_IS_NAN : 0, v, err);
     if (rc)
         return rc;
     if (role == RL && isnan(*v)) {
@@ -52,7 +52,7 @@ static int read_rows(l720_dataset *d, const l720_csv *csv, const long *cols,
         if (nan) {
             if (!s->skip_nan)
                 return l720_err_at(err, L720_EINPUT, csv->name, csv->line[r], csv->header[cols[RL]],
-                                   "loss is NaN (use --skip-nan to skip such rows)");
+                                   "loss is NaN or empty (use --skip-nan to skip such rows)");
             d->skipped_nan++;
             continue;
         }

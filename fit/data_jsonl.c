@@ -41,6 +41,8 @@ static int key_map(jl_ctx *c, char *buf, l720_err *err)
                                 "--columns '%s': expected ROLE=KEY with a role of %s", c->s->columns,
                                 L720_ROLES);
         c->key[r - L720_ROLES] = eq + 1;
+        if (*r == 'C' && !strstr(c->s->columns, "D=")) /* C given without D: D = C/(6N) */
+            c->key[1] = NULL;
     }
     return 0;
 }

@@ -51,6 +51,10 @@ typedef struct l720_law {
     const double *const *grid_v;
     /* ln of the predicted loss at p; grad[0..np) receives d/dtheta (grad may be NULL). */
     double (*log_pred)(const double *theta, const l720_point *p, double *grad);
+    /* Optional fast path, the same for a batch: v[k] and g[k*np ..] for the
+     * point pts[idx[k]] (pts[k] when idx is NULL), k < n. NULL: log_pred. */
+    void (*log_pred_n)(const double *theta, const l720_point *pts, const size_t *idx, size_t n,
+                       double *v, double *g);
     void (*to_params)(const double *theta, double *params);
     void (*from_params)(const double *params, double *theta);
 } l720_law;

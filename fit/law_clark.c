@@ -56,5 +56,5 @@ const l720_law l720_law_clark = {
     "Clark et al. 2022, arXiv 2202.01169 (fixed token count)",
     NP, names, names, lo, hi, fit_lo, fit_hi,
     L720_IN_N | L720_IN_E, grid_n, grid_v,
-    log_pred, copy, copy,
+    log_pred, NULL, copy, copy,
 };

@@ -71,5 +71,5 @@ const l720_law l720_law_finegrained = {
     "Krajewski et al. 2024, arXiv 2402.07871",
     NP, names, fit_names, lo, hi, fit_lo, fit_hi,
     L720_IN_N | L720_IN_D | L720_IN_G, grid_n, grid_v,
-    log_pred, to_params, from_params,
+    log_pred, NULL, to_params, from_params,
 };

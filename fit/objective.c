@@ -22,29 +22,44 @@ double l720_huber(double r, double delta, double *dr)
     return delta * (a - 0.5 * delta);
 }
 
+static double rho(const l720_objective *o, double r, double *drho)
+{
+    if (o->kind == L720_LOSS_HUBER)
+        return l720_huber(r, o->delta, drho);
+    *drho = 2 * r;
+    return r * r;
+}
+
+#define CHUNK 64 /* points per batch of the law's fast path */
+
 double l720_objective_eval(const l720_objective *o, const double *theta, double *grad)
 {
-    size_t np = o->law->np;
-    double g[L720_LAW_MAXP];
+    const l720_law *law = o->law;
+    size_t np = law->np;
+    double v[CHUNK], g[CHUNK * L720_LAW_MAXP]; /* [CHUNK], [CHUNK, np] */
     double f = 0;
     if (grad)
         for (size_t j = 0; j < np; j++)
             grad[j] = 0;
-    for (size_t k = 0; k < o->n; k++) {
-        const l720_point *p = &o->pts[o->idx ? o->idx[k] : k];
-        double r = o->law->log_pred(theta, p, grad ? g : NULL) - p->lnL;
-        double rho, drho;
-        if (o->kind == L720_LOSS_HUBER) {
-            rho = l720_huber(r, o->delta, &drho);
-        } else {
-            rho = r * r;
-            drho = 2 * r;
-        }
-        f += p->w * rho;
-        if (grad) {
-            double s = p->w * drho;
-            for (size_t j = 0; j < np; j++)
-                grad[j] += s * g[j];
+    for (size_t k0 = 0; k0 < o->n; k0 += CHUNK) {
+        size_t m = o->n - k0 < CHUNK ? o->n - k0 : CHUNK;
+        const size_t *idx = o->idx ? o->idx + k0 : NULL;
+        const l720_point *base = o->idx ? o->pts : o->pts + k0;
+        if (law->log_pred_n)
+            law->log_pred_n(theta, base, idx, m, v, g);
+        else
+            for (size_t k = 0; k < m; k++)
+                v[k] = law->log_pred(theta, &base[idx ? idx[k] : k], g + k * np);
+        for (size_t k = 0; k < m; k++) {
+            const l720_point *p = &base[idx ? idx[k] : k];
+            double d, fk = rho(o, v[k] - p->lnL, &d);
+            f += p->w * fk;
+            if (grad) {
+                double s = p->w * d;
+                const double *gk = g + k * np;
+                for (size_t j = 0; j < np; j++)
+                    grad[j] += s * gk[j];
+            }
         }
     }
     return f;

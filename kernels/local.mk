@@ -1,1 +1,23 @@
-# kernels/: (nothing built yet)
+# kernels/: the GPU kernels (libkernels.a), built only with CUDA: the PEER
+# layer (peer*.cu, C API in peer.h) and cuBLASLt products (gemm.cu).
+if HAVE_CUDA
+noinst_LIBRARIES += libkernels.a
+libkernels_a_SOURCES = \
+	kernels/peer.h kernels/peer.cu kernels/peer_kernels.cuh kernels/peer_topk.cuh \
+	kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu \
+	kernels/gemm.h kernels/gemm.cu kernels/gpu_util.cuh
+L720_LIBS += libkernels.a
+
+# GPU checks: a visible skip when no GPU answers.
+check_PROGRAMS += tests/test_gpu_peer
+TESTS += tests/test_gpu_peer
+tests_test_gpu_peer_SOURCES = tests/test_gpu_peer.cu tests/gpu/peer_ref.cu tests/gpu/peer_ref.h
+tests_test_gpu_peer_LDADD = $(L720_LDADD) -lstdc++
+
+EXTRA_PROGRAMS += bench/bench_peer
+bench_bench_peer_SOURCES = bench/bench_peer.cu
+bench_bench_peer_LDADD = $(L720_LDADD) -lstdc++
+else
+TESTS += tests/test_gpu_nocuda.sh
+endif
+EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh bench/peer_gpu.sh bench/peer_torch.py

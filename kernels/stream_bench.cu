@@ -62,6 +62,9 @@ static double host_seconds(void)
 typedef struct bench {
     cudaStream_t stream;
     cudaEvent_t ev[4];
+    cudaStream_t copy_stream[STREAM_MAX_CONCURRENCY]; /* side streams for spread copies */
+    cudaEvent_t copy_ev[STREAM_MAX_CONCURRENCY];      /* each side stream's end of a batch */
+    cudaEvent_t fork_ev;                              /* the main stream's point they wait for */
     char *host;       /* pinned, mapped: [host_bytes] */
     char *host_dev;   /* the same memory as the device sees it */
     size_t host_bytes;
@@ -114,6 +117,30 @@ static void upload_list(bench *b, const std::vector<int2> &l)
         exit(1);
     }
     CK(cudaMemcpy(b->list, l.data(), l.size() * sizeof(int2), cudaMemcpyHostToDevice));
+}
+
+/* Issues n copies, copy(i, stream), on the main stream (streams <= 1) or
+ * round-robin over side streams that start after the main stream's work so
+ * far and that the main stream then waits for. */
+template <typename F> static void copies(bench *b, int streams, int64_t n, F copy)
+{
+    if (streams <= 1) {
+        for (int64_t i = 0; i < n; i++)
+            copy(i, b->stream);
+        return;
+    }
+    if (n == 0)
+        return;
+    CK(cudaEventRecord(b->fork_ev, b->stream));
+    int used = (int)std::min<int64_t>(streams, n);
+    for (int j = 0; j < used; j++)
+        CK(cudaStreamWaitEvent(b->copy_stream[j], b->fork_ev, 0));
+    for (int64_t i = 0; i < n; i++)
+        copy(i, b->copy_stream[i % streams]);
+    for (int j = 0; j < used; j++) {
+        CK(cudaEventRecord(b->copy_ev[j], b->copy_stream[j]));
+        CK(cudaStreamWaitEvent(b->stream, b->copy_ev[j], 0));
+    }
 }
 
 /* ---- link microbenchmarks ---------------------------------------------- */
@@ -197,6 +224,26 @@ static void micro_copies(bench *b, link_fit *f)
     f->copy_latency = median(lat);
 }
 
+/* Copies spread over 1..8 streams: do per-copy costs overlap? */
+static void micro_concurrency(bench *b)
+{
+    for (size_t s : {(size_t)4096, (size_t)65536, MiB}) {
+        const int n = 512;
+        size_t rows = b->host_bytes / s, drows = b->dev_bytes / s;
+        for (int streams : {1, 2, 4, 8}) {
+            double t = time_stream(b, [&] {
+                copies(b, streams, n, [&](int64_t i, cudaStream_t st) {
+                    CK(cudaMemcpyAsync(b->dev + (i % drows) * s,
+                                       b->host + ((size_t)i * 2654435761u % rows) * s, s,
+                                       cudaMemcpyHostToDevice, st));
+                });
+            });
+            fprintf(b->micro, "copy_streams_%d,%zu,%d,%.9g,%.6g\n", streams, s, n, t / n,
+                    s / (t / n));
+        }
+    }
+}
+
 static void micro_gathers(bench *b, link_fit *f)
 {
     static const size_t rows_b[] = {256,       512,        1024,    2048,    4096,    8192,
@@ -278,23 +325,6 @@ static void micro_misc(bench *b, link_fit *f)
 
 /* ---- the streaming workloads ------------------------------------------- */
 
-/* name, L, N, K, batch, steps, expert bytes, cache slots, zipf s, zero-copy, compute us, seed */
-static const stream_cfg CONFIGS[] = {
-    {"c256b-copy-uni", 4, 65536, 8, 16, 32, 256, 2048, 0, 0, 20, 1},
-    {"c256b-zc-zipf", 4, 65536, 16, 64, 32, 256, 16384, 1.0, 1, 10, 2},
-    {"c4k-zc-uni", 4, 16384, 8, 32, 32, 4096, 2048, 0, 1, 10, 3},
-    {"c4k-copy-zipf", 4, 16384, 8, 32, 32, 4096, 4096, 0.9, 0, 20, 4},
-    {"c64k-copy-zipf", 4, 4096, 8, 16, 32, 65536, 1024, 0.8, 0, 50, 5},
-    {"c64k-zc-uni", 4, 4096, 8, 16, 32, 65536, 512, 0, 1, 20, 6},
-    {"c1m-copy-uni", 4, 256, 4, 8, 32, MiB, 128, 0, 0, 100, 7},
-    {"c1m-zc-zipf", 4, 256, 4, 4, 32, MiB, 64, 1.0, 1, 100, 8},
-    {"c16m-copy-uni", 4, 32, 2, 2, 32, 16 * MiB, 16, 0, 0, 200, 9},
-    {"c16m-zc-zipf", 4, 32, 2, 2, 32, 16 * MiB, 16, 1.0, 1, 200, 10},
-    {"c64m-copy-zipf", 2, 16, 2, 1, 32, 64 * MiB, 8, 1.0, 0, 500, 11},
-    {"c64m-zc-uni", 2, 16, 2, 1, 32, 64 * MiB, 4, 0, 1, 500, 12},
-};
-static const int N_CONFIGS = sizeof CONFIGS / sizeof CONFIGS[0];
-
 /* Two ways to issue a trace. AHEAD: the host knows all routing up front and
  * runs ahead of the GPU, so issuing the next layer's copies overlaps this
  * layer's compute. SYNC: a layer's routing is known only when the previous
@@ -331,10 +361,12 @@ static void run_trace(bench *b, const stream_cfg *c, const stream_sched *s, int 
             if (c->zerocopy) {
                 gather(b, b->list + m0, m1 - m0, eb, b->dev);
             } else {
-                for (int64_t m = m0; m < m1; m++)
+                copies(b, c->concurrency, m1 - m0, [&](int64_t i, cudaStream_t st) {
+                    int64_t m = m0 + i;
                     CK(cudaMemcpyAsync(b->dev + (size_t)s->miss_slot[m] * eb,
                                        b->host + (size_t)s->miss_key[m] * eb, eb,
-                                       cudaMemcpyHostToDevice, b->stream));
+                                       cudaMemcpyHostToDevice, st));
+                });
             }
             spin_kernel<<<1, 32, 0, b->stream>>>(spin_ns);
             CK_LAUNCH();
@@ -485,26 +517,14 @@ int main(int argc, char **argv)
     mkdir(tdir, 0755);
 
     /* schedules and traces first: no GPU needed */
-    std::vector<stream_sched> sched(N_CONFIGS);
-    for (int i = 0; i < N_CONFIGS; i++) {
-        const stream_cfg *c = &CONFIGS[i];
-        char why[256], path[8192];
-        if (stream_cfg_check(c, why, sizeof why)) {
-            fprintf(stderr, "%s\n", why);
-            return 2;
-        }
-        if (stream_sched_build(c, &sched[i])) {
-            fprintf(stderr, "%s: out of memory\n", c->name);
-            return 1;
-        }
-        snprintf(path, sizeof path, "%s/%s.trace", tdir, c->name);
-        if (stream_trace_write(path, c, &sched[i])) {
-            fprintf(stderr, "%s: %s\n", path, strerror(errno));
-            return 1;
-        }
-        printf("%-16s accesses %8lld misses %8lld (%.3f)\n", c->name,
-               (long long)sched[i].n_access, (long long)sched[i].n_miss,
-               (double)sched[i].n_miss / sched[i].n_access);
+    const int n_configs = stream_n_configs;
+
+    std::vector<stream_sched> sched(n_configs);
+    char why[4200];
+    int rc = stream_configs_prepare(tdir, sched.data(), stdout, why, sizeof why);
+    if (rc) {
+        fprintf(stderr, "%s\n", why);
+        return rc;
     }
     if (traces_only)
         return 0;
@@ -520,6 +540,11 @@ int main(int argc, char **argv)
     CK(cudaStreamCreateWithFlags(&b.stream, cudaStreamNonBlocking));
     for (auto &e : b.ev)
         CK(cudaEventCreate(&e));
+    for (int j = 0; j < STREAM_MAX_CONCURRENCY; j++) {
+        CK(cudaStreamCreateWithFlags(&b.copy_stream[j], cudaStreamNonBlocking));
+        CK(cudaEventCreateWithFlags(&b.copy_ev[j], cudaEventDisableTiming));
+    }
+    CK(cudaEventCreateWithFlags(&b.fork_ev, cudaEventDisableTiming));
     b.host_bytes = 2048 * MiB;
     b.dev_bytes = 2048 * MiB;
     b.list_cap = 1 << 20;
@@ -536,6 +561,7 @@ int main(int argc, char **argv)
     link_fit f = {};
     b.micro = open_out(dir, "stream_micro.csv", "kind,bytes,count,seconds,bytes_per_second");
     micro_copies(&b, &f);
+    micro_concurrency(&b);
     micro_gathers(&b, &f);
     micro_misc(&b, &f);
     fclose(b.micro);
@@ -550,11 +576,11 @@ int main(int argc, char **argv)
 
     FILE *steps = open_out(dir, "stream_steps.csv",
                            "name,mode,layers,experts,per_token,batch,steps,expert_bytes,"
-                           "cache_slots,routing,transfer,compute_us,compute_s,accesses,misses,"
+                           "cache_slots,routing,transfer,concurrency,compute_us,compute_s,accesses,misses,"
                            "step_s,step_warm_s,step_min_s,step_max_s,verified_slots");
-    std::vector<step_result> res(N_CONFIGS * N_MODES);
-    for (int i = 0; i < N_CONFIGS; i++) {
-        const stream_cfg *c = &CONFIGS[i];
+    std::vector<step_result> res(n_configs * N_MODES);
+    for (int i = 0; i < n_configs; i++) {
+        const stream_cfg *c = &stream_configs[i];
         if (only && strcmp(only, c->name))
             continue;
         prepare_config(&b, c, &sched[i]);
@@ -564,10 +590,12 @@ int main(int argc, char **argv)
             char routing[32];
             routing_name(c, routing, sizeof routing);
             fprintf(steps,
-                    "%s,%s,%d,%d,%d,%d,%d,%zu,%d,%s,%s,%g,%.9g,%lld,%lld,%.9g,%.9g,%.9g,%.9g,%d\n",
+                    "%s,%s,%d,%d,%d,%d,%d,%zu,%d,%s,%s,%d,%g,%.9g,%lld,%lld,%.9g,%.9g,%.9g,%.9g,"
+                    "%d\n",
                     c->name, MODE_NAMES[mode], c->layers, c->experts, c->per_token, c->batch,
                     c->steps, c->expert_bytes, c->cache_slots, routing,
-                    c->zerocopy ? "zerocopy" : "copy", c->compute_us, r->compute_s,
+                    c->zerocopy ? "zerocopy" : "copy", c->concurrency > 1 ? c->concurrency : 1,
+                    c->compute_us, r->compute_s,
                     (long long)sched[i].n_access, (long long)sched[i].n_miss, r->step_s,
                     r->step_warm_s, r->step_min_s, r->step_max_s, r->verified);
             fflush(steps);
@@ -582,8 +610,8 @@ int main(int argc, char **argv)
 
     printf("\n%-16s %-5s %9s %-8s %9s %10s %10s %9s %6s\n", "config", "mode", "bytes", "transfer",
            "miss/step", "compute_us", "step_ms", "spread_%", "slots");
-    for (int i = 0; i < N_CONFIGS; i++) {
-        const stream_cfg *c = &CONFIGS[i];
+    for (int i = 0; i < n_configs; i++) {
+        const stream_cfg *c = &stream_configs[i];
         if (only && strcmp(only, c->name))
             continue;
         for (int mode = 0; mode < N_MODES; mode++) {

@@ -48,6 +48,8 @@ int stream_cfg_check(const stream_cfg *c, char *why, size_t n)
         bad = "cache_slots / layers must be >= batch * per_token (a layer's experts stay resident)";
     else if (c->cache_slots > c->layers * c->experts)
         bad = "cache_slots must be <= layers * experts";
+    else if (c->concurrency < 0 || c->concurrency > STREAM_MAX_CONCURRENCY)
+        bad = "concurrency must be in [0, 8]";
     else if (c->zipf_s < 0 || c->compute_us < 0)
         bad = "zipf_s and compute_us must be >= 0";
     if (bad)

@@ -18,10 +18,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define STREAM_MAX_CONCURRENCY 8
 
 typedef struct stream_cfg {
     char name[48];
@@ -36,6 +39,7 @@ typedef struct stream_cfg {
     int zerocopy;        /* misses served by a zero-copy gather (1) or copies (0) */
     double compute_us;   /* requested per-layer compute time */
     uint64_t seed;
+    int concurrency;     /* copy mode: streams the layer's copies are spread over (0: 1) */
 } stream_cfg;
 
 typedef struct stream_sched {
@@ -66,6 +70,16 @@ int stream_trace_write(const char *path, const stream_cfg *c, const stream_sched
 /* The 8-byte tag the benchmark writes at the start of each expert in the host
  * table, to check that every slot ends up holding the expert the schedule says. */
 uint64_t stream_tag(int32_t key);
+
+/* The benchmark's workloads (stream_configs.c). */
+extern const stream_cfg stream_configs[];
+extern const int stream_n_configs;
+
+/* Builds the schedule of every workload into sched[stream_n_configs] and
+ * writes DIR/NAME.trace for each; one line of counts per workload to log
+ * (may be NULL). 0, or 2 (bad configuration) / 1 (out of memory, I/O) with a
+ * reason in why. */
+int stream_configs_prepare(const char *dir, stream_sched *sched, FILE *log, char *why, size_t n);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /* cache.c: see cache.h. */
 #include "cache.h"
+#include "lruq.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,15 @@ typedef struct bucket {
 struct l720_cache {
     l720_policy policy;
     uint32_t n, cap, size;
-    node *node;        /* [n] LRU, FIFO, LFU: list links; prev == OUT when not resident */
+    l720_lruq lq;      /* LRU, FIFO */
+    node *node;        /* [n] LFU: list links within a bucket; prev == OUT when not resident */
     uint32_t head, tail;
     uint32_t *bucket_of; /* [n] LFU: bucket of a resident id */
     bucket *bucket;      /* [cap + 1] LFU pool */
     uint32_t first, free_bucket;
     uint32_t *slot;      /* [cap] random: resident ids */
     uint32_t *pos;       /* [n] random: slot of id or OUT */
-    uint8_t *pinned;     /* [n] static */
+    uint8_t *pinned;     /* [n] static: 0 not pinned, 1 pinned, 2 pinned and loaded */
     l720_rng *rng;
 };
 
@@ -37,11 +39,14 @@ void l720_cache_clear(l720_cache *c)
 {
     c->size = 0;
     c->head = c->tail = NIL;
+    if (c->lq.stamp)
+        l720_lruq_clear(&c->lq);
     if (c->node)
         for (uint32_t i = 0; i < c->n; i++)
             c->node[i].prev = OUT, c->node[i].next = NIL;
     if (c->pos)
-        memset(c->pos, 0xFF, (size_t)c->n * sizeof *c->pos);
+        for (uint32_t i = 0; i < c->n; i++)
+            c->pos[i] = OUT;
     if (c->pinned)
         memset(c->pinned, 0, c->n);
     if (c->bucket) {
@@ -74,7 +79,7 @@ l720_cache *l720_cache_new(l720_policy policy, uint32_t n, uint32_t cap, l720_rn
         break;
     case L720_POLICY_LRU:
     case L720_POLICY_FIFO:
-        ok = (c->node = malloc((size_t)n * sizeof *c->node)) != NULL;
+        ok = !l720_lruq_init(&c->lq, n, cap, policy == L720_POLICY_LRU);
         break;
     case L720_POLICY_RANDOM:
         ok = (c->slot = malloc(((size_t)cap + 1) * sizeof *c->slot)) &&
@@ -98,6 +103,8 @@ void l720_cache_free(l720_cache *c)
 {
     if (!c)
         return;
+    if (c->lq.stamp)
+        l720_lruq_free(&c->lq);
     free(c->node);
     free(c->bucket_of);
     free(c->bucket);
@@ -118,18 +125,20 @@ void l720_cache_pin(l720_cache *c, const uint32_t *ids, size_t k)
         }
 }
 
-uint32_t l720_cache_size(const l720_cache *c) { return c->size; }
+uint32_t l720_cache_size(const l720_cache *c) { return c->lq.stamp ? c->lq.size : c->size; }
 
 int l720_cache_resident(const l720_cache *c, uint32_t id)
 {
+    if (c->lq.stamp)
+        return c->lq.stamp[id] != 0;
     if (c->node)
         return c->node[id].prev != OUT;
     if (c->pos)
         return c->pos[id] != OUT;
-    return c->pinned[id];
+    return c->pinned[id] == 2;
 }
 
-/* --- intrusive list over node[] (head = most recent) --- */
+/* --- intrusive lists over node[] (head = most recent), for LFU's buckets --- */
 
 static inline void list_unlink(node *nd, uint32_t *head, uint32_t *tail, uint32_t id)
 {
@@ -162,26 +171,6 @@ static inline uint32_t list_pop_back(node *nd, uint32_t *head, uint32_t *tail)
     list_unlink(nd, head, tail, id);
     nd[id].prev = OUT;
     return id;
-}
-
-static int access_list(l720_cache *c, uint32_t id, int move_on_hit)
-{
-    node *nd = c->node;
-    if (nd[id].prev != OUT) {
-        if (move_on_hit && c->head != id) {
-            list_unlink(nd, &c->head, &c->tail, id);
-            list_push_front(nd, &c->head, &c->tail, id);
-        }
-        return L720_HIT;
-    }
-    if (c->cap == 0)
-        return L720_BYPASS;
-    if (c->size == c->cap)
-        list_pop_back(nd, &c->head, &c->tail);
-    else
-        c->size++;
-    list_push_front(nd, &c->head, &c->tail, id);
-    return L720_MISS;
 }
 
 /* --- LFU: buckets of equal counts, each an intrusive list of ids --- */
@@ -273,16 +262,65 @@ int l720_cache_access(l720_cache *c, uint32_t id)
 {
     switch (c->policy) {
     case L720_POLICY_LRU:
-        return access_list(c, id, 1);
     case L720_POLICY_FIFO:
-        return access_list(c, id, 0);
+        return l720_lruq_access(&c->lq, id);
     case L720_POLICY_LFU:
         return access_lfu(c, id);
     case L720_POLICY_RANDOM:
         return access_random(c, id);
     case L720_POLICY_STATIC:
-        return c->pinned[id] ? L720_HIT : L720_BYPASS;
+        /* a pinned expert is loaded at its first use (a compulsory miss),
+         * then stays; the others stream past the cache */
+        if (c->pinned[id] == 2)
+            return L720_HIT;
+        if (c->pinned[id] == 1) {
+            c->pinned[id] = 2;
+            return L720_MISS;
+        }
+        return L720_BYPASS;
     default:
         return L720_BYPASS;
     }
+}
+
+/* Prefetch distance in accesses (see routing.c). */
+#define AHEAD 16
+
+/* The line that l720_cache_resident reads for id. */
+static inline const void *resident_line(const l720_cache *c, uint32_t id)
+{
+    if (c->lq.stamp)
+        return c->lq.stamp + id;
+    if (c->node)
+        return c->node + id;
+    if (c->pos)
+        return c->pos + id;
+    return c->pinned + id;
+}
+
+void l720_cache_access_many(l720_cache *c, const uint32_t *ids, size_t n, uint8_t *out)
+{
+    if (c->lq.stamp) {
+        l720_lruq_access_many(&c->lq, ids, n, out);
+        return;
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (j + AHEAD < n)
+            __builtin_prefetch(resident_line(c, ids[j + AHEAD]));
+        out[j] = (uint8_t)l720_cache_access(c, ids[j]);
+    }
+}
+
+void l720_cache_resident_first(const l720_cache *c, uint32_t *ids, size_t n, uint32_t *tmp)
+{
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n)
+            __builtin_prefetch(resident_line(c, ids[i + AHEAD]));
+        if (l720_cache_resident(c, ids[i]))
+            ids[a++] = ids[i];
+        else
+            tmp[b++] = ids[i];
+    }
+    memcpy(ids + a, tmp, b * sizeof *ids);
 }

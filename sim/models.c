@@ -49,7 +49,11 @@ double l720_che_tc(const double *p, size_t n, double c)
 
 double l720_che_hit_rate(const double *p, size_t n, double c)
 {
-    double t = l720_che_tc(p, n, c);
+    return l720_che_hit_rate_at(p, n, l720_che_tc(p, n, c));
+}
+
+double l720_che_hit_rate_at(const double *p, size_t n, double t)
+{
     if (isinf(t))
         return 1.0;
     double h = 0;

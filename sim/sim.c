@@ -73,47 +73,69 @@ static int pin_top(l720_cache *c, const double *pop, uint32_t n, uint32_t cap)
 typedef struct work {
     uint32_t N, K, B, cap;
     long L, W;
-    uint32_t *stamp;  /* [N] 2 (step + 1) + fetched: last step that touched an expert */
+    uint16_t *stamp;  /* [N] 4 (step % STAMP_PERIOD + 1) + outcome: the step that last
+                       * touched an expert and what its cache access gave; two bytes,
+                       * so that it stays in the inner caches; cleared every period */
     uint32_t *fetch;  /* [steps, L] misses that cross the link */
     uint32_t *uniq;   /* [steps, L] distinct experts touched */
 } work;
 
-/* Counts one layer-step: hits, (token, layer) pairs with a miss, transfers
- * (a bypassed expert is fetched once per step), distinct experts. */
-static void tally(work *w, l720_sim_layer *ly, long step, long layer, const uint32_t *ids,
-                  const uint8_t *flags)
+#define STAMP_PERIOD 16383
+
+static inline uint16_t step_mark(long step) { return (uint16_t)(4 * (step % STAMP_PERIOD + 1)); }
+
+/* The distinct experts of one layer-step, in first-touch order, into dist;
+ * returns how many. A MoE layer computes expert by expert (grouped), so the
+ * cache sees each expert once per layer-step, whichever tokens picked it. */
+static size_t distinct(work *w, long step, const uint32_t *ids, size_t n, uint32_t *dist)
 {
-    const uint32_t mark = 2 * (uint32_t)(step + 1);
+    if (step % STAMP_PERIOD == 0)
+        memset(w->stamp, 0, (size_t)w->N * sizeof *w->stamp);
+    const uint16_t mark = step_mark(step);
+    size_t nd = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j + 16 < n)
+            __builtin_prefetch(w->stamp + ids[j + 16]);
+        uint32_t id = ids[j];
+        if ((w->stamp[id] & ~3u) != mark) {
+            w->stamp[id] = mark;
+            dist[nd++] = id;
+        }
+    }
+    return nd;
+}
+
+/* Counts one layer-step from the outcomes of its distinct experts: an access
+ * hits when its expert was resident at the step's access to it; every miss
+ * (inserted or streamed past) is one transfer. */
+static void tally(work *w, l720_sim_layer *ly, long step, long layer, const uint32_t *ids,
+                  const uint32_t *dist, const uint8_t *dflags, size_t nd)
+{
+    const uint16_t mark = step_mark(step);
+    uint32_t fetch = 0;
+    for (size_t i = 0; i < nd; i++) {
+        w->stamp[dist[i]] = (uint16_t)(mark | dflags[i]);
+        fetch += dflags[i] != L720_HIT;
+    }
     double hits = 0, tok_miss = 0;
-    uint32_t fetch = 0, uniq = 0;
+    size_t n = (size_t)w->B * w->K;
     for (uint32_t b = 0; b < w->B; b++) {
         int missed = 0;
         for (uint32_t s = 0; s < w->K; s++) {
             size_t j = (size_t)b * w->K + s;
-            uint32_t id = ids[j], st = w->stamp[id];
-            int f = flags[j];
-            if ((st | 1) != (mark | 1)) {
-                uniq++;
-                st = mark;
-            }
-            if (f == L720_HIT) {
-                hits++;
-            } else {
-                missed = 1;
-                if (f == L720_MISS || st == mark) {
-                    fetch++;
-                    st = mark | 1;
-                }
-            }
-            w->stamp[id] = st;
+            if (j + 16 < n)
+                __builtin_prefetch(w->stamp + ids[j + 16]);
+            int hit = (w->stamp[ids[j]] & 3) == L720_HIT;
+            hits += hit;
+            missed |= !hit;
         }
         tok_miss += missed;
     }
     size_t g = (size_t)step * (size_t)w->L + (size_t)layer;
     w->fetch[g] = fetch;
-    w->uniq[g] = uniq;
+    w->uniq[g] = (uint32_t)nd;
     if (step >= w->W) {
-        ly->accesses += (double)w->B * w->K;
+        ly->accesses += (double)n;
         ly->hits += hits;
         ly->token_misses += tok_miss;
     }
@@ -131,31 +153,40 @@ static double roofline(const l720_sim_config *cfg, uint32_t uniq)
     return t_flops > t_bytes ? t_flops : t_bytes;
 }
 
-/* Routes and caches every step of one layer. */
+/* Routes and caches every step of one layer. ids, dist and flags hold one
+ * step (all the layer's steps for Belady, which needs the future). */
 static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_cache *cache,
-                     long layer, int all_resident, uint32_t *ids, uint8_t *flags,
-                     l720_sim_layer *ly)
+                     long layer, int all_resident, uint32_t *ids, uint32_t *dist,
+                     uint8_t *flags, size_t *offs, l720_sim_layer *ly)
 {
     long steps = w->W + cfg->steps;
     size_t per_step = (size_t)w->B * w->K;
-    memset(w->stamp, 0, (size_t)w->N * sizeof *w->stamp);
     if (cfg->policy == L720_POLICY_BELADY && !all_resident) {
-        for (long s = 0; s < steps; s++)
-            l720_router_step(rt, s, ids + (size_t)s * per_step);
-        if (l720_belady(ids, (size_t)steps * per_step, w->N, w->cap, flags))
+        size_t total = 0;
+        for (long s = 0; s < steps; s++) {
+            uint32_t *step_ids = ids + (size_t)s * per_step;
+            l720_router_step(rt, s, step_ids);
+            offs[s] = total;
+            total += distinct(w, s, step_ids, per_step, dist + total);
+        }
+        offs[steps] = total;
+        if (l720_belady(dist, total, w->N, w->cap, flags))
             return -1;
         for (long s = 0; s < steps; s++)
-            tally(w, ly, s, layer, ids + (size_t)s * per_step, flags + (size_t)s * per_step);
+            tally(w, ly, s, layer, ids + (size_t)s * per_step, dist + offs[s], flags + offs[s],
+                  offs[s + 1] - offs[s]);
         return 0;
     }
     for (long s = 0; s < steps; s++) {
         l720_router_step(rt, s, ids);
-        if (all_resident)
-            memset(flags, L720_HIT, per_step);
-        else
-            for (size_t j = 0; j < per_step; j++)
-                flags[j] = (uint8_t)l720_cache_access(cache, ids[j]);
-        tally(w, ly, s, layer, ids, flags);
+        size_t nd = distinct(w, s, ids, per_step, dist);
+        if (all_resident) {
+            memset(flags, L720_HIT, nd);
+        } else {
+            l720_cache_resident_first(cache, dist, nd, dist + per_step);
+            l720_cache_access_many(cache, dist, nd, flags);
+        }
+        tally(w, ly, s, layer, ids, dist, flags, nd);
     }
     return 0;
 }
@@ -201,8 +232,9 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
     l720_router *rt = NULL;
     l720_cache *cache = NULL;
     l720_rng *rng = NULL, *crng = NULL;
-    uint32_t *ids = NULL;
+    uint32_t *ids = NULL, *dist = NULL;
     uint8_t *flags = NULL;
+    size_t *offs = NULL;
     double *pop = NULL, *tc = NULL;
     int ok = 0;
     if (!r || !(r->layer = calloc((size_t)cfg->layers, sizeof *r->layer)))
@@ -233,11 +265,13 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
 
     int belady = cfg->policy == L720_POLICY_BELADY && !all_resident;
     size_t buf = belady ? (size_t)steps * per_step : per_step;
+    size_t dist_buf = belady ? buf : 2 * per_step; /* online: the step and a scratch copy */
     if (!(rt = l720_router_new(cfg, err)))
         goto fail;
     if (!(w.stamp = malloc((size_t)w.N * sizeof *w.stamp)) ||
         !(w.fetch = calloc(G, sizeof *w.fetch)) || !(w.uniq = calloc(G, sizeof *w.uniq)) ||
-        !(ids = malloc(buf * sizeof *ids)) || !(flags = malloc(buf)) ||
+        !(ids = malloc(buf * sizeof *ids)) || !(dist = malloc(dist_buf * sizeof *dist)) ||
+        !(flags = malloc(buf)) || !(offs = malloc(((size_t)steps + 1) * sizeof *offs)) ||
         !(pop = malloc((size_t)w.N * sizeof *pop)) || !(tc = malloc(G * sizeof *tc)))
         goto oom;
 
@@ -254,9 +288,10 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
         if (need_pop)
             l720_router_popularity(rt, pop);
         if (l == 0 || !l720_router_same_shape(rt)) {
-            che_hit = all_resident ? 1.0 : l720_che_hit_rate(pop, w.N, w.cap);
+            double tc_l = all_resident ? INFINITY : l720_che_tc(pop, w.N, w.cap);
+            che_hit = l720_che_hit_rate_at(pop, w.N, tc_l);
             if (l == 0)
-                che_tc = all_resident ? INFINITY : l720_che_tc(pop, w.N, w.cap);
+                che_tc = tc_l;
         }
         r->layer[l].che_hit_rate = che_hit;
         if (!all_resident && !belady) {
@@ -266,7 +301,7 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
             if (cfg->policy == L720_POLICY_STATIC && pin_top(cache, pop, w.N, w.cap))
                 goto oom;
         }
-        if (run_layer(cfg, &w, rt, cache, l, all_resident, ids, flags, &r->layer[l]))
+        if (run_layer(cfg, &w, rt, cache, l, all_resident, ids, dist, flags, offs, &r->layer[l]))
             goto oom;
     }
 
@@ -346,7 +381,9 @@ done:
     free(w.fetch);
     free(w.uniq);
     free(ids);
+    free(dist);
     free(flags);
+    free(offs);
     free(pop);
     free(tc);
     return ok ? r : NULL;

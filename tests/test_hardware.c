@@ -17,8 +17,19 @@ int main(void)
         ok(l720_hardware_load(names[i], &hw, &err) == 0 && !strcmp(hw.name, names[i]) &&
                hw.memory_bytes > 0 && hw.source[0],
            "profile %s loads (%s)", names[i], err.msg);
-    ok(l720_hardware_load("h100-sxm", &hw, &err) == 0 && hw.measured && hw.n_gather == 4,
+    ok(l720_hardware_load("h100-sxm", &hw, &err) == 0 && hw.measured && hw.n_gather >= 4 &&
+           hw.zero_copy_latency > 0 && hw.d2d_bandwidth > 0,
        "h100 carries its measured curve");
+    char gpath[] = "/tmp/l720_hw_gather_XXXXXX.json";
+    int gfd = mkstemps(gpath, 5);
+    close(gfd);
+    const char *curve = "{\"name\":\"g\",\"source\":\"s\",\"memory_bytes\":1,\"hbm_bandwidth\":1,"
+                        "\"bf16_flops\":1,\"host_memory_bytes\":1,\"host_link\":{\"kind\":\"p\","
+                        "\"bandwidth\":1,\"latency\":1},\"measured\":{\"gather\":[[256,9e9],"
+                        "[1024,32e9],[4096,44e9],[262144,50e9]]}}";
+    l720_write_file_atomic(gpath, curve, strlen(curve), &err);
+    ok(l720_hardware_load(gpath, &hw, &err) == 0 && hw.n_gather == 4, "a gather curve loads");
+    unlink(gpath);
     ok_near(l720_hardware_gather_bandwidth(&hw, 1024), 32e9, 1, "gather at a measured point");
     double mid = l720_hardware_gather_bandwidth(&hw, 2048);
     ok(mid > 32e9 && mid < 44e9, "gather between points is interpolated (%g)", mid);

@@ -13,7 +13,7 @@ libmodel_a_SOURCES = \
 	trainer/crossentropy.c trainer/crossentropy.h \
 	trainer/moe.c trainer/moe.h \
 	trainer/peer.c trainer/peer.h \
-	trainer/gradcheck.c trainer/gradcheck.h trainer/par.h
+	trainer/gradcheck.c trainer/gradcheck.h trainer/par.h trainer/simd.h
 L720_LIBS += libmodel.a
 
 model_tests = tests/test_model_layers tests/test_model_moe tests/test_model_peer \

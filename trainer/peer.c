@@ -15,6 +15,7 @@
 
 #include "matmul.h"
 #include "par.h"
+#include "simd.h"
 
 l720_peer *l720_peer_new(size_t max_N, int C, int n, int h, int k, int dk)
 {
@@ -192,13 +193,8 @@ void l720_peer_forward(l720_peer *p, float *out, const float *inp, const float *
                 for (size_t i = 0; i < k; i++) {
                     g[i] /= sum;
                     const float *ue = u + (size_t)id[i] * C, *ve = v + (size_t)id[i] * C;
-                    float d = 0.0f;
-                    for (size_t c = 0; c < C; c++)
-                        d += ue[c] * x[c];
-                    z[i] = d;
-                    float a = g[i] * gelu(d);
-                    for (size_t c = 0; c < C; c++)
-                        o[c] += a * ve[c];
+                    z[i] = l720_dot(ue, x, C);
+                    l720_axpy(o, g[i] * gelu(z[i]), ve, C);
                 }
             }
         }
@@ -230,16 +226,11 @@ void l720_peer_backward(l720_peer *p, float *dinp, float *dwq, float *dkeys1, fl
             float *ds = p->dscore + s0, *dz = p->dz + s0;
             float dot = 0.0f;
             for (size_t i = 0; i < k; i++) {
-                const float *ve = v + (size_t)id[i] * C;
-                float gv = 0.0f;
-                for (size_t c = 0; c < C; c++)
-                    gv += go[c] * ve[c];
+                float gv = l720_dot(go, v + (size_t)id[i] * C, C);
                 ds[i] = gelu(z[i]) * gv; /* d gate for now */
                 dot += g[i] * ds[i];
                 dz[i] = g[i] * gv * gelu_grad(z[i]);
-                const float *ue = u + (size_t)id[i] * C;
-                for (size_t c = 0; c < C; c++)
-                    dx[c] += dz[i] * ue[c];
+                l720_axpy(dx, dz[i], u + (size_t)id[i] * C, C);
             }
             for (size_t i = 0; i < k; i++) {
                 ds[i] = g[i] * (ds[i] - dot); /* softmax backward: d score */
@@ -290,11 +281,8 @@ void l720_peer_backward(l720_peer *p, float *dinp, float *dwq, float *dkeys1, fl
         for (size_t r = bk[e]; r < bk[e + 1]; r++) {
             size_t s = (size_t)p->pairs[r], t = s / hk;
             const float *x = inp + t * C, *go = dout + t * C;
-            float dz = p->dz[s], a = p->gates[s] * gelu(p->z[s]);
-            for (size_t c = 0; c < C; c++) {
-                due[c] += dz * x[c];
-                dve[c] += a * go[c];
-            }
+            l720_axpy(due, p->dz[s], x, C);
+            l720_axpy(dve, p->gates[s] * gelu(p->z[s]), go, C);
         }
         touched[e] = 1;
     }

@@ -1,0 +1,33 @@
+/* gemm.h: row-major bf16 matrix products with fp32 accumulation and fp32
+ * output, through cuBLASLt. C API over device pointers. */
+#ifndef L720_GEMM_H
+#define L720_GEMM_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "err.h"
+
+typedef struct l720_gemm l720_gemm; /* a cuBLASLt handle and its workspace */
+
+l720_gemm *l720_gemm_new(l720_err *err);
+void l720_gemm_free(l720_gemm *g);
+
+/* One row-major product per batch entry b < batch:
+ *   C_b[M, N] = alpha * op(A_b)[M, K] op(B_b)[K, N] + beta * C_b
+ * A, B bf16 (uint16_t storage), C fp32. ta/tb = 1: the operand is stored
+ * transposed (A as [K, M], B as [N, K]). lda/ldb/ldc: row strides in
+ * elements; sa/sb/sc: batch strides in elements. Deterministic for a fixed
+ * shape. stream is a cudaStream_t. */
+int l720_gemm_bf16(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha,
+                   const void *A, long lda, long sa, const void *B, long ldb, long sb, float beta,
+                   float *C, long ldc, long sc, int batch, void *stream, l720_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,75 @@
+/* gpu_util.cuh: small device helpers shared by the kernels: bf16 packing,
+ * warp reductions, error checks that fill an l720_err. */
+#ifndef L720_GPU_UTIL_CUH
+#define L720_GPU_UTIL_CUH
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+extern "C" {
+#include "err.h"
+}
+
+/* Returns from the calling function with an l720_err on a CUDA failure. */
+#define GPU_CK(call)                                                                               \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess)                                                                     \
+            return l720_err_set(err, L720_EFAIL, "%s:%d: %s", __FILE__, __LINE__,                  \
+                                cudaGetErrorString(e_));                                           \
+    } while (0)
+/* After a launch: the launch error, if any. */
+#define GPU_LAUNCHED() GPU_CK(cudaGetLastError())
+
+static __device__ inline float bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
+static __device__ inline float bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+
+/* Round to nearest even (finite inputs; NaN stays NaN). */
+static __device__ inline uint16_t f2bf(float f)
+{
+    uint32_t b = __float_as_uint(f);
+    if ((b & 0x7f800000u) == 0x7f800000u && (b & 0x7fffffu))
+        return (uint16_t)((b >> 16) | 0x40);
+    b += 0x7fffu + ((b >> 16) & 1u);
+    return (uint16_t)(b >> 16);
+}
+
+/* 8 bf16 in a 16-byte word to floats. */
+static __device__ inline void unpack8(uint4 w, float f[8])
+{
+    f[0] = bf16_lo(w.x); f[1] = bf16_hi(w.x);
+    f[2] = bf16_lo(w.y); f[3] = bf16_hi(w.y);
+    f[4] = bf16_lo(w.z); f[5] = bf16_hi(w.z);
+    f[6] = bf16_lo(w.w); f[7] = bf16_hi(w.w);
+}
+
+static __device__ inline uint4 pack8(const float f[8])
+{
+    uint4 w;
+    w.x = (uint32_t)f2bf(f[0]) | ((uint32_t)f2bf(f[1]) << 16);
+    w.y = (uint32_t)f2bf(f[2]) | ((uint32_t)f2bf(f[3]) << 16);
+    w.z = (uint32_t)f2bf(f[4]) | ((uint32_t)f2bf(f[5]) << 16);
+    w.w = (uint32_t)f2bf(f[6]) | ((uint32_t)f2bf(f[7]) << 16);
+    return w;
+}
+
+/* Loads that skip L1 allocation for data read once (weights streamed from HBM). */
+static __device__ inline uint4 ld_stream(const uint4 *p) { return __ldcs(p); }
+
+static __device__ inline float warp_sum(float s)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        s += __shfl_xor_sync(0xffffffffu, s, o);
+    return s;
+}
+
+/* Exact gelu and its derivative. */
+static __host__ __device__ inline float gelu_f(float a) { return 0.5f * a * (1.0f + erff(a * 0.70710678118654752f)); }
+static __host__ __device__ inline float gelu_grad_f(float a)
+{
+    return 0.5f * (1.0f + erff(a * 0.70710678118654752f)) +
+           a * 0.39894228040143268f * expf(-0.5f * a * a);
+}
+
+#endif

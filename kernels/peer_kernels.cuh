@@ -1,0 +1,68 @@
+/* peer_kernels.cuh: the PEER layer's kernels (launchers), shared between
+ * peer_route.cu, peer_route_bwd.cu, peer_expert.cu and peer.cu. Layouts:
+ * HD = h*dk, dk2 = dk/2, P = T*h*k pairs, pair p = (t*h + j)*k + slot. */
+#ifndef L720_PEER_KERNELS_CUH
+#define L720_PEER_KERNELS_CUH
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#define PEER_BN_EPS 1e-5f
+#define PEER_COL_TY 8   /* row lanes per column block */
+#define PEER_COL_RB 128 /* row blocks of the column sums (at most) */
+
+/* BatchNorm statistics over T rows of q [T, C]: mean, rstd [C]. training:
+ * batch statistics (biased variance) and running update; else running ones. */
+void peer_bn_stats(const float *q, int T, int C, float *mean, float *rstd, float *run_mean,
+                   float *run_var, float momentum, int training, float *part, cudaStream_t s);
+/* Column partial sums (deterministic), [PEER_COL_RB, C, 2] into part; see peer_route.cu. */
+void peer_col_partial(const float *q, const float *g, const float *mean, const float *rstd, int T,
+                      int C, int mode, float *part, cudaStream_t s);
+/* qn [T, C] bf16 = (q - mean) * rstd * gamma + beta */
+void peer_bn_apply(const float *q, const float *mean, const float *rstd, const float *gamma,
+                   const float *beta, int T, int C, uint16_t *qn, cudaStream_t s);
+/* Top-k of each row of S [nb, T, n] -> val, idx [T, nb, k]. */
+void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx,
+                    cudaStream_t s);
+/* Top-k of the k*k sums per (t, head) -> ids, gates [T, h, k] (softmax). */
+void peer_topk_combine(const float *val, const int *idx, int T, int h, int n, int k, int *ids,
+                       float *gates, cudaStream_t s);
+
+/* Expert-major: act[p] = u_e . x_t for the pairs of each run (pairs sorted
+ * by expert: sp [P] pair ids, runs of run_cnt[r] pairs of expert run_id[r]). */
+int peer_expert_act(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
+                    int maxruns, const int *sp, const uint16_t *u, const uint16_t *x, int d, int hk,
+                    float *act, cudaStream_t s);
+/* Token-major: out_t = add_t + sum_p coef_p W[ids_p], coef_p = gate_p *
+ * gelu(act_p) (act != NULL) or gate_p; out bf16 [T, d]; add fp32 or NULL. */
+void peer_gather_rows(const int *ids, const float *gate, const float *act, const uint16_t *W,
+                      int T, int d, int hk, const float *add, uint16_t *out, cudaStream_t s);
+/* Expert-major backward: du, dv [maxruns, d] (row r for run r), dc_p = dy.v,
+ * da_p = g gelu'(a) dc_p. */
+int peer_expert_bwd(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
+                    int maxruns, const int *sp, const uint16_t *v, const uint16_t *x,
+                    const uint16_t *dy, int d, int hk, const float *gate, const float *act,
+                    float *dc, float *da, float *du, float *dv, cudaStream_t s);
+
+/* Routing backward per (t, head): ds [P] (score gradients) and dqn [T, HD]. */
+void peer_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
+                    const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
+                    float *dqn, cudaStream_t s);
+/* Sub-key entry keys: key[2p + half] = (2j + half) * n + i_half. */
+void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cudaStream_t s);
+/* dK rows of the touched sub-keys (rows of runs over sorted entries se). */
+void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
+                      const int *nruns, int maxruns, const int *se, const float *ds,
+                      const uint16_t *qn, int n, int h, int k, int dk, float *dkeys,
+                      cudaStream_t s);
+/* BatchNorm backward: dgamma, dbeta [C] and dq [T, C] bf16. */
+void peer_bn_bwd(const float *q, const float *mean, const float *rstd, const float *gamma,
+                 const float *dqn, int T, int C, float *dgamma, float *dbeta, uint16_t *dq,
+                 float *part, cudaStream_t s);
+
+/* Lazy AdamW over rows ids[r] (r < *nrows) of an [N, d] table. */
+void peer_adamw_rows(const int *ids, const int *nrows, int maxrows, const float *grad,
+                     float *master, float *m, float *v, uint16_t *w16, int d, float lr, float b1,
+                     float b2, float eps, float wd, float bc1, float bc2, cudaStream_t s);
+
+#endif

@@ -1,0 +1,195 @@
+/* peer_route.cu: the PEER routing forward: query BatchNorm, top-k per
+ * sub-key half, top-k of the k*k sums and the softmax gates. */
+#include "gpu_util.cuh"
+#include "peer_kernels.cuh"
+#include "peer_topk.cuh"
+
+/* Column sums over row blocks, in a fixed order (deterministic). Block
+ * (x, y) sums rows [y*chunk, (y+1)*chunk) of 32 columns into part[y][c][0..1]:
+ * mode 0 (statistics): a = q - q[0], b = a^2 (shifted for accuracy);
+ * mode 1 (backward):   a = g, b = g * (q - mean) * rstd. */
+__global__ void k_col_partial(const float *q, const float *g, const float *mean, const float *rstd,
+                              int T, int C, int chunk, int mode, float *part)
+{
+    __shared__ float pa[PEER_COL_TY][32], pb[PEER_COL_TY][32];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int c = blockIdx.x * 32 + tx;
+    const int r0 = blockIdx.y * chunk, r1 = min(T, r0 + chunk);
+    float a = 0.0f, b = 0.0f;
+    if (c < C) {
+        const float sh = mode == 0 ? q[c] : mean[c], rs = mode == 0 ? 1.0f : rstd[c];
+        for (int r = r0 + ty; r < r1; r += PEER_COL_TY) {
+            const size_t i = (size_t)r * C + c;
+            const float e = (q[i] - sh) * rs;
+            if (mode == 0) {
+                a += e;
+                b += e * e;
+            } else {
+                a += g[i];
+                b += g[i] * e;
+            }
+        }
+    }
+    pa[ty][tx] = a;
+    pb[ty][tx] = b;
+    __syncthreads();
+    if (ty == 0 && c < C) {
+        float x1 = 0.0f, x2 = 0.0f;
+        for (int i = 0; i < PEER_COL_TY; i++) {
+            x1 += pa[i][tx];
+            x2 += pb[i][tx];
+        }
+        float *o = part + ((size_t)blockIdx.y * C + c) * 2;
+        o[0] = x1;
+        o[1] = x2;
+    }
+}
+
+static int col_blocks(int T)
+{
+    int rb = (T + 255) / 256;
+    return rb < PEER_COL_RB ? rb : PEER_COL_RB;
+}
+
+void peer_col_partial(const float *q, const float *g, const float *mean, const float *rstd, int T,
+                      int C, int mode, float *part, cudaStream_t s)
+{
+    const int rb = col_blocks(T), chunk = (T + rb - 1) / rb;
+    k_col_partial<<<dim3((C + 31) / 32, rb), dim3(32, PEER_COL_TY), 0, s>>>(q, g, mean, rstd, T, C,
+                                                                            chunk, mode, part);
+}
+
+/* Per column: the row-block partial sums in order -> statistics. */
+__global__ void k_bn_finalize(const float *q, const float *part, int rb, int T, int C, float *mean,
+                              float *rstd, float *run_mean, float *run_var, float mom, int training)
+{
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C)
+        return;
+    if (!training) {
+        mean[c] = run_mean[c];
+        rstd[c] = rsqrtf(run_var[c] + PEER_BN_EPS);
+        return;
+    }
+    float a = 0.0f, b = 0.0f;
+    for (int i = 0; i < rb; i++) {
+        a += part[((size_t)i * C + c) * 2];
+        b += part[((size_t)i * C + c) * 2 + 1];
+    }
+    const float ms = a / (float)T; /* mean of the shifted values */
+    const float var = fmaxf(b / (float)T - ms * ms, 0.0f);
+    const float mu = q[c] + ms;
+    mean[c] = mu;
+    rstd[c] = rsqrtf(var + PEER_BN_EPS);
+    run_mean[c] = (1.0f - mom) * run_mean[c] + mom * mu;
+    run_var[c] = (1.0f - mom) * run_var[c] + mom * var * (float)T / (float)(T - 1);
+}
+
+void peer_bn_stats(const float *q, int T, int C, float *mean, float *rstd, float *run_mean,
+                   float *run_var, float momentum, int training, float *part, cudaStream_t s)
+{
+    if (training)
+        peer_col_partial(q, NULL, NULL, NULL, T, C, 0, part, s);
+    k_bn_finalize<<<(C + 255) / 256, 256, 0, s>>>(q, part, col_blocks(T), T, C, mean, rstd,
+                                                  run_mean, run_var, momentum, training);
+}
+
+__global__ void k_bn_apply(const float *q, const float *mean, const float *rstd,
+                           const float *gamma, const float *beta, size_t total, int C, uint16_t *qn)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        int c = (int)(i % C);
+        qn[i] = f2bf((q[i] - mean[c]) * rstd[c] * gamma[c] + beta[c]);
+    }
+}
+
+void peer_bn_apply(const float *q, const float *mean, const float *rstd, const float *gamma,
+                   const float *beta, int T, int C, uint16_t *qn, cudaStream_t s)
+{
+    size_t total = (size_t)T * C;
+    int blocks = (int)((total + 255) / 256 < 8192 ? (total + 255) / 256 : 8192);
+    k_bn_apply<<<blocks, 256, 0, s>>>(q, mean, rstd, gamma, beta, total, C, qn);
+}
+
+/* One warp per row of S (n <= 1024: 32 values per lane). */
+__global__ void k_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx)
+{
+    const int row = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
+    const int lane = threadIdx.x & 31;
+    if (row >= nb * T)
+        return;
+    const int b = row / T, t = row % T;
+    const float *s = S + (size_t)row * n;
+    float v[32];
+    int key[32];
+#pragma unroll
+    for (int i = 0; i < 32; i++) {
+        int c = i * 32 + lane;
+        key[i] = c < n ? c : INT_MAX;
+        v[i] = c < n ? s[c] : -INFINITY;
+    }
+    __shared__ float sm[8][TOPK_SMEM];
+    float ov;
+    int ok;
+    warp_topk_fast<32>(v, key, k, sm[threadIdx.x >> 5], &ov, &ok);
+    if (lane < k) {
+        size_t o = ((size_t)t * nb + b) * k + lane;
+        val[o] = ov;
+        idx[o] = ok;
+    }
+}
+
+void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx,
+                    cudaStream_t s)
+{
+    long warps = (long)nb * T;
+    k_topk_rows<<<(unsigned)((warps * 32 + 255) / 256), 256, 0, s>>>(S, nb, T, n, k, val, idx);
+}
+
+/* One warp per (t, head): k*k <= 1024 candidate sums, 32 per lane. */
+__global__ void k_topk_combine(const float *val, const int *idx, int T, int h, int n, int k,
+                               int *ids, float *gates)
+{
+    const int tj = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
+    const int lane = threadIdx.x & 31;
+    if (tj >= T * h)
+        return;
+    const int t = tj / h, j = tj % h;
+    const float *v1 = val + ((size_t)t * 2 * h + 2 * j) * k, *v2 = v1 + k;
+    const int *i1 = idx + ((size_t)t * 2 * h + 2 * j) * k, *i2 = i1 + k;
+    float v[32];
+    int key[32];
+#pragma unroll
+    for (int i = 0; i < 32; i++) {
+        int c = i * 32 + lane;
+        if (c < k * k) {
+            int a = c / k, bb = c % k;
+            v[i] = v1[a] + v2[bb];
+            key[i] = i1[a] * n + i2[bb];
+        } else {
+            v[i] = -INFINITY;
+            key[i] = INT_MAX;
+        }
+    }
+    __shared__ float sm[8][TOPK_SMEM];
+    float ov;
+    int ok;
+    warp_topk_fast<32>(v, key, k, sm[threadIdx.x >> 5], &ov, &ok);
+    /* softmax over the k selected (lane 0 holds the maximum) */
+    float mx = __shfl_sync(0xffffffffu, ov, 0);
+    float e = lane < k ? expf(ov - mx) : 0.0f;
+    float z = warp_sum(e);
+    if (lane < k) {
+        ids[(size_t)tj * k + lane] = ok;
+        gates[(size_t)tj * k + lane] = e / z;
+    }
+}
+
+void peer_topk_combine(const float *val, const int *idx, int T, int h, int n, int k, int *ids,
+                       float *gates, cudaStream_t s)
+{
+    long warps = (long)T * h;
+    k_topk_combine<<<(unsigned)((warps * 32 + 255) / 256), 256, 0, s>>>(val, idx, T, h, n, k, ids,
+                                                                        gates);
+}
