@@ -59,7 +59,10 @@ double l720_token_miss(double hit_rate, double K) { return 1.0 - pow(hit_rate, K
 
 double l720_paper_p_miss(double hit_rate, double c_act) { return pow(1.0 - hit_rate, c_act); }
 
-double l720_paper_exp_claim(double k, double n_hot, double n_tot) { return exp(-k * n_hot / n_tot); }
+double l720_paper_exp_claim(double k, double n_hot, double n_tot)
+{
+    return exp(-k * n_hot / n_tot);
+}
 
 double l720_paper_token_seconds(double c_act, double t_gemm, double hit_rate, double s_exp,
                                 double link_bandwidth, double link_latency)

@@ -24,7 +24,7 @@
 #include "err.h"
 #include "hardware.h"
 
-typedef struct l720_trace l720_trace; /* trace.h */
+typedef struct l720_route_trace l720_route_trace; /* trace.h */
 
 typedef enum {
     L720_ROUTE_UNIFORM,
@@ -66,7 +66,7 @@ typedef struct l720_sim_config {
     double cache_bytes;    /* C bytes of HBM for experts, all layers together */
     l720_route_kind routing;
     double zipf_s;             /* zipf / pk-zipf exponent */
-    const l720_trace *trace;   /* borrowed; for L720_ROUTE_TRACE */
+    const l720_route_trace *trace;   /* borrowed; for L720_ROUTE_TRACE */
     double reuse;              /* r: a slot reuses the previous token's expert with probability r */
     int decode;                /* 1: the B tokens of a step are B sequences (previous token = same
                                 * sequence, previous step); 0: tokens in stream order */
@@ -119,6 +119,8 @@ typedef struct l720_sim_result {
     int all_resident;    /* the cache holds the whole table */
     double layer_compute_seconds; /* mean compute time of one layer-step */
     long events;         /* discrete events processed */
+    long copy_channels;  /* copies in flight at once: --concurrency, capped by the profile */
+    double copy_fixed_seconds; /* fixed cost of one copy used */
     long layers_n;
     l720_sim_layer *layer; /* [layers_n] owned */
     l720_sim_models models;
