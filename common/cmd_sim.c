@@ -172,9 +172,12 @@ static void print_sweep(FILE *out, const cJSON *sweep)
 
 int l720_cmd_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    sim_args a = {"h100-sxm", "zipf:0.9", "lru", "none", "copy", NULL, NULL, NULL, "token",
-                  UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, 1,
-                  NAN, NAN, NAN, 0, 0, 0, 2, 0, 0, 0};
+    sim_args a = {.hardware = "h100-sxm", .routing = "zipf:0.9", .policy = "lru",
+                  .prefetch = "none", .transfer = "copy", .access = "token",
+                  .layers = UNSET, .experts = UNSET, .heads = UNSET, .topk = UNSET,
+                  .batch = UNSET, .steps = UNSET, .warmup = UNSET, .concurrency = UNSET,
+                  .seed = 1, .expert_bytes = NAN, .cache_bytes = NAN, .cache_fraction = NAN,
+                  .bytes_per_param = 2};
     const l720_opt opts[] = {
         {"hardware", L720_OPT_STRING, &a.hardware, "NAME", "hardware profile (default h100-sxm)"},
         {"layers", L720_OPT_INT, &a.layers, "L", "routed MoE layers (default 1)"},

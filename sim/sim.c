@@ -405,11 +405,23 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
         goto oom;
     }
     double row = cfg->row_bytes > 0 ? cfg->row_bytes : cfg->expert_bytes;
+    /* copies: streams beyond the profile's copy engines do not add channels, and
+     * the fixed cost per copy is the measured per-copy time of 4 KB copies over
+     * that many streams less their wire time, when the profile has the curve */
+    long channels = cfg->concurrency;
+    if (cfg->hw.copy_channels > 0 && channels > cfg->hw.copy_channels)
+        channels = cfg->hw.copy_channels;
+    double fixed = cfg->hw.link_latency;
+    double per4k = l720_hardware_copy_seconds(&cfg->hw, (double)cfg->concurrency);
+    if (per4k > 0)
+        fixed = fmax(0.0, per4k - 4096.0 / cfg->hw.link_bandwidth);
+    r->copy_channels = channels;
+    r->copy_fixed_seconds = fixed;
     l720_timing_in in = {
         .layers = cfg->layers, .steps = cfg->steps, .warmup = cfg->warmup_steps,
         .fetch = w.fetch, .tc = tc, .expert_bytes = cfg->expert_bytes,
         .transfer = cfg->transfer, .link_bandwidth = cfg->hw.link_bandwidth,
-        .link_latency = cfg->hw.link_latency, .concurrency = cfg->concurrency,
+        .link_latency = fixed, .concurrency = channels,
         .gather_bandwidth = l720_hardware_gather_bandwidth(&cfg->hw, row),
         .gather_latency = cfg->hw.zero_copy_latency > 0 ? cfg->hw.zero_copy_latency
                                                         : cfg->hw.link_latency,

@@ -119,6 +119,8 @@ typedef struct l720_sim_result {
     int all_resident;    /* the cache holds the whole table */
     double layer_compute_seconds; /* mean compute time of one layer-step */
     long events;         /* discrete events processed */
+    long copy_channels;  /* copies in flight at once: --concurrency, capped by the profile */
+    double copy_fixed_seconds; /* fixed cost of one copy used */
     long layers_n;
     l720_sim_layer *layer; /* [layers_n] owned */
     l720_sim_models models;

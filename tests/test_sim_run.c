@@ -1,8 +1,10 @@
 /* test_sim_run.c: whole runs: determinism, Belady's bound, the event queue
  * and the timeline against hand-computed times, prefetch, sweeps, bad input. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim/eventq.h"
 #include "sim/sim.h"
@@ -122,11 +124,41 @@ static void test_timing(void)
     ok_near(l720_batch_seconds(&in, 3), 1e-6 + 3e6 / 5e8, 1e-15, "zero-copy gather of 3 rows");
 }
 
+/* A profile with one copy engine and a per-copy curve over streams. */
+static void test_copy_profile(void)
+{
+    char path[] = "/tmp/test_sim_hw_XXXXXX.json";
+    int fd = mkstemps(path, 5);
+    const char text[] =
+        "{\"name\":\"t\",\"source\":\"test\",\"gpus\":1,\"memory_bytes\":1e9,"
+        "\"hbm_bandwidth\":1e12,\"bf16_flops\":1e14,\"host_memory_bytes\":1e10,"
+        "\"host_link\":{\"kind\":\"pcie5\",\"bandwidth\":4096e6,\"latency\":5e-6},"
+        "\"measured\":{\"copy_channels\":1,\"copy_streams_4k\":[[1,3e-6],[2,4e-6],[4,2e-6]]}}";
+    ok(fd >= 0 && write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1), "profile written");
+    close(fd);
+    l720_sim_config cfg = base();
+    l720_err err = {0};
+    ok(!l720_hardware_load(path, &cfg.hw, &err), "profile with copy_channels loads (%s)", err.msg);
+    ok(cfg.hw.copy_channels == 1 && cfg.hw.n_copy_streams == 3, "copy_channels and the curve read");
+    ok_near(l720_hardware_copy_seconds(&cfg.hw, 3), 3e-6, 1e-15, "4 KB copy time between points");
+    ok_near(l720_hardware_copy_seconds(&cfg.hw, 8), 2e-6, 1e-15, "clamped past the last point");
+    cfg.concurrency = 4;
+    cfg.compute_seconds = 1e-3;
+    l720_sim_result *r = l720_sim_run(&cfg, &err);
+    ok(r && r->copy_channels == 1, "4 streams over one copy engine: one channel");
+    ok(r && fabs(r->copy_fixed_seconds - (2e-6 - 1e-6)) < 1e-15,
+       "fixed cost = 4 KB copy time over 4 streams less its wire time (%g)",
+       r ? r->copy_fixed_seconds : -1);
+    l720_sim_result_free(r);
+    remove(path);
+}
+
 int main(void)
 {
     l720_err err = {0};
     test_eventq();
     test_timing();
+    test_copy_profile();
 
     /* same seed, byte-identical JSON; another seed differs */
     l720_sim_config cfg = base();
