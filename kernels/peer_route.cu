@@ -100,7 +100,7 @@ __global__ void k_bn_apply(const float *q, const float *mean, const float *rstd,
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
         int c = (int)(i % C);
-        qn[i] = f2bf((q[i] - mean[c]) * rstd[c] * gamma[c] + beta[c]);
+        qn[i] = f2bf((q[i] - mean[c]) * rstd[c] * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f));
     }
 }
 
