@@ -70,7 +70,9 @@ body[#body + 1] = sw:plot("isoflop", {title = string.format("Validation loss at 
   xlabel = "active parameters N_act", ylabel = "validation loss (nats/byte)", logx = true,
   series = series}) .. "\n"
 
-body[#body + 1] = "## Published optimum at the same compute (llm720 plan)\n\n"
+body[#body + 1] = "## Published optimum at the same compute (llm720 plan)\n\n" ..
+  sw:plot_cmd("plan_isoflop", "Published law: isoFLOP curves",
+              {"plan", "isoflop", flops = size.flops, experts = size.experts}) .. "\n"
 if plan then
   local prow = {}
   for i, e in ipairs(plan.experts) do
