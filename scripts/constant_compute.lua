@@ -14,7 +14,7 @@ local o = sweep.args("constant_compute.lua", arg, {
 })
 local size = sweep.size(o, {
   smoke = {flops = 3e8, experts = {1, 4}, d_model = {16, 32}, layers = 1, batch = 4, seq_len = 32},
-  default = {flops = 1e11, experts = {1, 4, 16}, d_model = {32, 48, 64, 96}, layers = 2,
+  default = {flops = 3e10, experts = {1, 4, 16}, d_model = {32, 48, 64, 96}, layers = 2,
              batch = 8, seq_len = 64},
   cuda = {flops = 2e16, experts = {1, 4, 16, 64}, d_model = {128, 192, 256, 384, 512},
           layers = 4, batch = 32, seq_len = 256},
@@ -70,7 +70,9 @@ body[#body + 1] = sw:plot("isoflop", {title = string.format("Validation loss at 
   xlabel = "active parameters N_act", ylabel = "validation loss (nats/byte)", logx = true,
   series = series}) .. "\n"
 
-body[#body + 1] = "## Published optimum at the same compute (llm720 plan)\n\n"
+body[#body + 1] = "## Published optimum at the same compute (llm720 plan)\n\n" ..
+  sw:plot_cmd("plan_isoflop", "Published law: isoFLOP curves",
+              {"plan", "isoflop", flops = size.flops, experts = size.experts}) .. "\n"
 if plan then
   local prow = {}
   for i, e in ipairs(plan.experts) do

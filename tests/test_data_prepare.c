@@ -75,6 +75,10 @@ int main(void)
     ok(l720_prepare_data(missing, 1, out2, &cfg, &res, &err) == 2 &&
            strstr(err.msg, "/nonexistent/file.txt"), "a missing input is named: %s", err.msg);
     ok(!l720_exists(out2), "no output directory after a failed read");
+    cfg.block = 4096;
+    ok(l720_prepare_data(in, 1, out2, &cfg, &res, &err) == 2 && strstr(err.msg, "no validation "
+       "block"), "too little text for a validation block: %s", err.msg);
+    cfg.block = 256;
     cfg.val_fraction = 1.5;
     ok(l720_prepare_data(in, 1, out2, &cfg, &res, &err) == 2 && strstr(err.msg, "val-fraction"),
        "bad fraction: %s", err.msg);

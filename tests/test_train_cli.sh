@@ -11,7 +11,7 @@ t_ok "meta.json says bytes" grep -q '"vocab":[[:space:]]*256' "$tmp/data/meta.js
 tiny="--data $tmp/data --d-model 16 --layers 2 --heads 1 --seq-len 16 --batch 4 --steps 20 --eval-every 2 --eval-tokens 64 --warmup 3 --lr 0.01"
 losses() { grep '"type":"eval"' "$1" | sed 's/.*\("step":[^,]*\).*\("train_loss":[^,]*,"val_loss":[^,]*\).*/\1 \2/'; }
 
-for ffn in dense moe:4; do
+for ffn in dense moe:4 peer:16:2:2; do
     t_ok "$ffn: 20 steps straight" "$LLM720" train $tiny --ffn $ffn --out "$tmp/a"
     t_ok "$ffn: 10 steps, stop" "$LLM720" train $tiny --ffn $ffn --out "$tmp/b" --stop-after 10
     t_ok "$ffn: stopped at step 10" sh -c "[ \$(grep -c '\"type\":\"eval\"' '$tmp/b/log.jsonl') = 5 ]"
@@ -32,6 +32,10 @@ t_ok "trace header" sh -c "head -2 '$tmp/t/trace.txt' | tr '\n' '|' | grep -q '^
 t_ok "trace lines: t l e" sh -c "sed -n 3,4p '$tmp/t/trace.txt' | tr '\n' '|' | grep -Eq '^0 0 [0-3]\|0 1 [0-3]\|\$'"
 t_ok "trace: 64 tokens x 2 layers" sh -c "[ \$(grep -vc '^#' '$tmp/t/trace.txt') = 128 ]"
 t_ok "expert statistics in the log" grep -q '"expert_stats":\[{"layer":0,"frac_used":' "$tmp/t/log.jsonl"
+t_ok "peer run with --trace (PEER in the middle layer only)" "$LLM720" train $tiny --ffn peer:16:2:2 --ffn-layers middle --steps 2 --out "$tmp/tp" --trace "$tmp/tp/trace.txt"
+t_ok "peer trace: one routed layer, h*k = 4 experts per token" sh -c "sed -n 2,3p '$tmp/tp/trace.txt' | tr '\n' '|' | grep -Eq '^# layers 1 experts 16 per_token 4\|0 0( [0-9]+){4}\|\$'"
+t_ok "peer expert statistics: layer 1 only" sh -c "tail -1 '$tmp/tp/log.jsonl' | grep -q '\"expert_stats\":\[{\"layer\":1,'"
+t_exit 2 "trace of a dense model: exit 2" "$LLM720" train $tiny --steps 1 --out "$tmp/td" --trace "$tmp/td/trace.txt"
 
 # NaN: stop, keep the last good checkpoint and log, exit non-zero naming the step
 t_exit 1 "NaN loss: exit 1" "$LLM720" train $tiny --out "$tmp/n" --debug-nan-step 7

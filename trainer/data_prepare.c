@@ -236,16 +236,18 @@ int l720_prepare_data(const char *const *inputs, int n_inputs, const char *outdi
     int rc = 0;
     for (int i = 0; !rc && i < n_inputs; i++)
         rc = read_input(&b, inputs[i], 0, err);
-    if (!rc && b.n < 2 * cfg->block)
-        rc = l720_err_set(err, L720_EINPUT, "%zu bytes of text in the inputs: fewer than two "
-                          "split blocks of %zu (more text, or a smaller --block)", b.n, cfg->block);
+    size_t nblocks = (b.n + cfg->block - 1) / cfg->block;
+    if (!rc && floor((double)nblocks * cfg->val_fraction) < 1)
+        rc = l720_err_set(err, L720_EINPUT, "%zu bytes of text make %zu split blocks of %zu bytes: "
+                          "no validation block at --val-fraction %g (more text, or a smaller "
+                          "--block)", b.n, nblocks, cfg->block, cfg->val_fraction);
     if (!rc)
         rc = check_outdir(outdir, err);
     uint8_t *split = rc ? NULL : malloc(b.n);
     if (!rc && !split)
         rc = l720_err_set(err, L720_EFAIL, "out of memory");
     if (!rc) { /* train blocks to the front of split, val blocks to the back */
-        size_t nt = 0, nv = 0, nblocks = (b.n + cfg->block - 1) / cfg->block;
+        size_t nt = 0, nv = 0;
         double f = cfg->val_fraction;
         for (size_t i = 0; i < nblocks; i++) {
             size_t off = i * cfg->block, len = b.n - off < cfg->block ? b.n - off : cfg->block;

@@ -102,6 +102,10 @@ static int setup(l720_run *r, l720_err *err)
     l720_model_cfg mc;
     if ((rc = l720_cfg_model(cfg, &mc, err)))
         return rc;
+    int routed[L720_MAX_LAYERS], n_routed = 0, experts = 0, per = 0;
+    if (r->o->trace_path &&
+        (rc = l720_run_trace_shape(&mc, routed, &n_routed, &experts, &per, err)))
+        return rc;
     if ((rc = l720_mkdir_p(r->o->out_dir, err)))
         return rc;
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.bin", r->o->out_dir);

@@ -58,26 +58,36 @@ int l720_run_header(l720_run *r, l720_err *err)
     return rc;
 }
 
-/* Opens the trace when this evaluation should write one. */
-static int trace_open(l720_run *r, l720_trace **tr, int *routed, l720_err *err)
+int l720_run_trace_shape(const l720_model_cfg *c, int *routed, int *n_routed, int *experts,
+                         int *per_token, l720_err *err)
 {
-    const l720_model_cfg *c = l720_model_config(r->model);
-    int n = 0, experts = 0, per = 0;
+    int n = 0;
     for (int l = 0; l < c->n_layers; l++) {
         const l720_ffn_spec *f = &c->ffn[l];
         if (f->kind == L720_FFN_DENSE)
             continue;
         int e = f->n_experts, k = f->kind == L720_FFN_MOE ? 1 : f->heads * f->topk;
-        if (n && (e != experts || k != per))
+        if (n && (e != *experts || k != *per_token))
             return l720_err_set(err, L720_EINPUT, "--trace: routed layers differ (%d experts x %d "
-                                "per token, then %d x %d); a trace needs one kind", experts, per,
-                                e, k);
+                                "per token, then %d x %d); a trace needs one kind", *experts,
+                                *per_token, e, k);
         routed[n++] = l;
-        experts = e;
-        per = k;
+        *experts = e;
+        *per_token = k;
     }
     if (!n)
         return l720_err_set(err, L720_EINPUT, "--trace: the model has no MoE or PEER layer");
+    *n_routed = n;
+    return 0;
+}
+
+/* Opens the trace when this evaluation should write one. */
+static int trace_open(l720_run *r, l720_trace **tr, int *routed, l720_err *err)
+{
+    int n = 0, experts = 0, per = 0;
+    int rc = l720_run_trace_shape(l720_model_config(r->model), routed, &n, &experts, &per, err);
+    if (rc)
+        return rc;
     *tr = l720_trace_open(r->o->trace_path, n, experts, per, err);
     return *tr ? 0 : err->code;
 }
@@ -91,8 +101,7 @@ static int trace_batch(l720_run *r, l720_trace *tr, const int *routed, long t0, 
     for (int l = 0; l < c->n_layers; l++)
         if (c->ffn[l].kind != L720_FFN_DENSE) {
             int per;
-            ids[nr] = l720_model_routing(r->model, routed[nr], &per);
-            if (!ids[nr])
+            if (!(ids[nr] = l720_model_routing(r->model, routed[nr], &per)))
                 return l720_err_set(err, L720_EFAIL, "trace: no routing for layer %d", l);
             nr++;
         }

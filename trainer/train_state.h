@@ -39,6 +39,12 @@ double l720_run_now(void);
  * at the last step when asked), reports it through on_eval. */
 int l720_run_eval(l720_run *r, l720_train_result *res, l720_err *err);
 
+/* The routed (MoE/PEER) layers of a model for a trace: their indices, count,
+ * experts N and experts per token K; an error when there are none or they
+ * differ in N or K. */
+int l720_run_trace_shape(const l720_model_cfg *c, int *routed, int *n_routed, int *experts,
+                         int *per_token, l720_err *err);
+
 /* The header line of the log. */
 int l720_run_header(l720_run *r, l720_err *err);
 
