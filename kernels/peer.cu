@@ -1,5 +1,5 @@
 /* peer.cu: the PEER layer object: workspace, forward and backward
- * sequences (see peer.h), sorting through CUB. */
+ * sequences (see peer_gpu.h), sorting through CUB. */
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_run_length_encode.cuh>
 #include <cub/device/device_scan.cuh>
@@ -8,7 +8,7 @@
 
 #include "gemm.h"
 #include "gpu_util.cuh"
-#include "peer.h"
+#include "peer_gpu.h"
 #include "peer_kernels.cuh"
 
 #define PEER_MAX_STAGES 16
@@ -45,6 +45,7 @@ struct l720_peer_gpu {
     peer_runs kr;               /* runs of sub-keys */
     float *dxq;                 /* [T, d] */
     float *part;                /* [PEER_COL_RB, HD, 2] column partial sums */
+    float *bnsum;               /* [2, HD] BatchNorm backward sums (dbeta, dgamma) */
     void *cub;                  /* CUB temporary storage */
     size_t cub_bytes;
     int key_bits, key2_bits;
@@ -102,7 +103,7 @@ static int bits_for(long x)
     X(sp, int, P) X(dc, float, P) X(da, float, P) X(ds, float, P) X(du, float, er_max * d)       \
     X(dv, float, er_max * d) X(dqn, float, T * HD) X(dq, uint16_t, T * HD) X(k2, int, 2 * P)      \
     X(k2s, int, 2 * P) X(e2s, int, 2 * P) X(dxq, float, T * d)                        \
-    X(part, float, PEER_COL_RB * HD * 2)
+    X(part, float, PEER_COL_RB * HD * 2) X(bnsum, float, 2 * HD)
 
 #define PEER_LOCALS(m)                                                                             \
     const size_t T = (size_t)(m)->tokens, d = (size_t)(m)->d, n = (size_t)(m)->n,                 \
@@ -258,7 +259,7 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
     p->trained = training;
     p->nev = 0;
     mark(p, "start", s);
-    if (l720_gemm_bf16(p->gemm, 0, 0, T, HD, d, 1.0f, x, d, 0, w->wq, HD, 0, 0.0f, p->q, HD, 0, 1,
+    if (l720_gemm_bf16(p->gemm, 0, 1, T, HD, d, 1.0f, x, d, 0, w->wq, d, 0, 0.0f, p->q, HD, 0, 1,
                        s, err))
         return err->code;
     peer_bn_stats(p->q, T, HD, p->mean, p->rstd, w->run_mean, w->run_var, w->momentum, training,
@@ -266,14 +267,18 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
     peer_bn_apply(p->q, p->mean, p->rstd, w->gamma, w->beta, T, HD, p->qn, s);
     GPU_LAUNCHED();
     mark(p, "fwd query+BN", s);
-    if (l720_gemm_bf16(p->gemm, 0, 1, T, n, dk2, 1.0f, p->qn, HD, dk2, w->keys, dk2,
-                       (long)n * dk2, 0.0f, p->S, n, (long)T * n, 2 * h, s, err))
-        return err->code;
+    for (int half = 0; half < 2; half++) /* S[2j + half] = qn[:, j, half] K_half[j]^T */
+        if (l720_gemm_bf16(p->gemm, 0, 1, T, n, dk2, 1.0f, p->qn + half * dk2, HD, m->d_key,
+                           half ? w->keys2 : w->keys1, dk2, (long)n * dk2, 0.0f,
+                           p->S + (size_t)half * T * n, n, 2L * T * n, h, s, err))
+            return err->code;
     mark(p, "fwd sub-key scores", s);
     peer_topk_rows(p->S, 2 * h, T, n, k, p->tv, p->ti, s);
+    GPU_LAUNCHED();
+    mark(p, "fwd top-k per half", s);
     peer_topk_combine(p->tv, p->ti, T, h, n, k, p->ids, p->gate, s);
     GPU_LAUNCHED();
-    mark(p, "fwd top-k", s);
+    mark(p, "fwd top-k of k*k sums", s);
     if (sort_runs(p, p->ids, p->skey, p->sp, P, p->key_bits, &p->er, s, err))
         return err->code;
     mark(p, "fwd sort by expert", s);
@@ -302,23 +307,30 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
                     h * k, p->gate, p->act, p->dc, p->da, p->du, p->dv, s);
     GPU_LAUNCHED();
     mark(p, "bwd dU dV (expert-major)", s);
-    peer_route_bwd(p->ids, p->gate, p->act, p->dc, w->keys, T, h, n, k, m->d_key, p->ds, p->dqn, s);
+    peer_route_bwd(p->ids, p->gate, p->act, p->dc, w->keys1, w->keys2, T, h, n, k, m->d_key, p->ds,
+                   p->dqn, s);
     peer_subkey_keys(p->ids, P, h, n, k, p->k2, s);
     GPU_LAUNCHED();
     if (sort_runs(p, p->k2, p->k2s, p->e2s, 2 * P, p->key2_bits, &p->kr, s, err))
         return err->code;
-    GPU_CK(cudaMemsetAsync(g->keys, 0, (size_t)2 * h * n * p->dk2 * sizeof(float), s));
+    GPU_CK(cudaMemsetAsync(g->keys1, 0, (size_t)h * n * p->dk2 * sizeof(float), s));
+    GPU_CK(cudaMemsetAsync(g->keys2, 0, (size_t)h * n * p->dk2 * sizeof(float), s));
     peer_subkey_grad(p->kr.id, p->kr.off, p->kr.cnt, p->kr.n, p->kr.max, p->e2s, p->ds, p->qn, n,
-                     h, k, m->d_key, g->keys, s);
+                     h, k, m->d_key, g->keys1, g->keys2, s);
     GPU_LAUNCHED();
     mark(p, "bwd routing + sub-keys", s);
-    peer_bn_bwd(p->q, p->mean, p->rstd, w->gamma, p->dqn, T, HD, g->gamma, g->beta, p->dq, p->part,
-                s);
+    peer_bn_bwd(p->q, p->mean, p->rstd, w->gamma, p->dqn, T, HD, p->bnsum + HD, p->bnsum, p->dq,
+                p->part, s);
     GPU_LAUNCHED();
-    if (l720_gemm_bf16(p->gemm, 1, 0, d, HD, T, 1.0f, x, d, 0, p->dq, HD, 0, 0.0f, g->wq, HD, 0, 1,
+    if (g->beta)
+        GPU_CK(cudaMemcpyAsync(g->beta, p->bnsum, HD * sizeof(float), cudaMemcpyDeviceToDevice, s));
+    if (g->gamma)
+        GPU_CK(cudaMemcpyAsync(g->gamma, p->bnsum + HD, HD * sizeof(float),
+                               cudaMemcpyDeviceToDevice, s));
+    if (l720_gemm_bf16(p->gemm, 1, 0, HD, d, T, 1.0f, p->dq, HD, 0, x, d, 0, 0.0f, g->wq, d, 0, 1,
                        s, err))
         return err->code;
-    if (l720_gemm_bf16(p->gemm, 0, 1, T, d, HD, 1.0f, p->dq, HD, 0, w->wq, HD, 0, 0.0f, p->dxq, d,
+    if (l720_gemm_bf16(p->gemm, 0, 0, T, d, HD, 1.0f, p->dq, HD, 0, w->wq, d, 0, 0.0f, p->dxq, d,
                        0, 1, s, err))
         return err->code;
     mark(p, "bwd BN + Wq GEMMs", s);

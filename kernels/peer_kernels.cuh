@@ -18,7 +18,7 @@ void peer_bn_stats(const float *q, int T, int C, float *mean, float *rstd, float
 /* Column partial sums (deterministic), [PEER_COL_RB, C, 2] into part; see peer_route.cu. */
 void peer_col_partial(const float *q, const float *g, const float *mean, const float *rstd, int T,
                       int C, int mode, float *part, cudaStream_t s);
-/* qn [T, C] bf16 = (q - mean) * rstd * gamma + beta */
+/* qn [T, C] bf16 = (q - mean) * rstd * gamma + beta (NULL: 1 and 0) */
 void peer_bn_apply(const float *q, const float *mean, const float *rstd, const float *gamma,
                    const float *beta, int T, int C, uint16_t *qn, cudaStream_t s);
 /* Top-k of each row of S [nb, T, n] -> val, idx [T, nb, k]. */
@@ -46,16 +46,18 @@ int peer_expert_bwd(const int *run_id, const int *run_off, const int *run_cnt, c
 
 /* Routing backward per (t, head): ds [P] (score gradients) and dqn [T, HD]. */
 void peer_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
-                    const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
-                    float *dqn, cudaStream_t s);
+                    const uint16_t *keys1, const uint16_t *keys2, int T, int h, int n, int k,
+                    int dk, float *ds, float *dqn, cudaStream_t s);
 /* Sub-key entry keys: key[2p + half] = (2j + half) * n + i_half. */
 void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cudaStream_t s);
-/* dK rows of the touched sub-keys (rows of runs over sorted entries se). */
+/* dK1, dK2 rows of the touched sub-keys (runs over the sorted entries se;
+ * entry key (2j + half) * n + i). */
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                       const int *nruns, int maxruns, const int *se, const float *ds,
-                      const uint16_t *qn, int n, int h, int k, int dk, float *dkeys,
-                      cudaStream_t s);
-/* BatchNorm backward: dgamma, dbeta [C] and dq [T, C] bf16. */
+                      const uint16_t *qn, int n, int h, int k, int dk, float *dkeys1,
+                      float *dkeys2, cudaStream_t s);
+/* BatchNorm backward: dgamma, dbeta [C] (always written) and dq [T, C] bf16;
+ * gamma NULL: no affine part. */
 void peer_bn_bwd(const float *q, const float *mean, const float *rstd, const float *gamma,
                  const float *dqn, int T, int C, float *dgamma, float *dbeta, uint16_t *dq,
                  float *part, cudaStream_t s);

@@ -100,7 +100,7 @@ __global__ void k_bn_apply(const float *q, const float *mean, const float *rstd,
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
         int c = (int)(i % C);
-        qn[i] = f2bf((q[i] - mean[c]) * rstd[c] * gamma[c] + beta[c]);
+        qn[i] = f2bf((q[i] - mean[c]) * rstd[c] * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f));
     }
 }
 
@@ -156,20 +156,27 @@ __global__ void k_topk_combine(const float *val, const int *idx, int T, int h, i
     if (tj >= T * h)
         return;
     const int t = tj / h, j = tj % h;
-    const float *v1 = val + ((size_t)t * 2 * h + 2 * j) * k, *v2 = v1 + k;
-    const int *i1 = idx + ((size_t)t * 2 * h + 2 * j) * k, *i2 = i1 + k;
+    /* lane a < k holds the a-th of each half's top-k; candidates by shuffles */
+    const size_t o = ((size_t)t * 2 * h + 2 * j) * k;
+    const float r1 = lane < k ? val[o + lane] : 0.0f, r2 = lane < k ? val[o + k + lane] : 0.0f;
+    const int q1 = lane < k ? idx[o + lane] : 0, q2 = lane < k ? idx[o + k + lane] : 0;
+    const int iters = (k * k + 31) / 32;
     float v[32];
     int key[32];
 #pragma unroll
     for (int i = 0; i < 32; i++) {
-        int c = i * 32 + lane;
-        if (c < k * k) {
-            int a = c / k, bb = c % k;
-            v[i] = v1[a] + v2[bb];
-            key[i] = i1[a] * n + i2[bb];
-        } else {
-            v[i] = -INFINITY;
-            key[i] = INT_MAX;
+        v[i] = -INFINITY;
+        key[i] = INT_MAX;
+        if (i < iters) { /* warp-uniform */
+            const int c = i * 32 + lane, a = c / k, bb = c % k;
+            const float s1 = __shfl_sync(0xffffffffu, r1, a & 31);
+            const float s2 = __shfl_sync(0xffffffffu, r2, bb);
+            const int j1 = __shfl_sync(0xffffffffu, q1, a & 31);
+            const int j2 = __shfl_sync(0xffffffffu, q2, bb);
+            if (c < k * k) {
+                v[i] = s1 + s2;
+                key[i] = j1 * n + j2;
+            }
         }
     }
     __shared__ float sm[8][TOPK_SMEM];

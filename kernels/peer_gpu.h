@@ -1,21 +1,23 @@
-/* peer.h: the PEER layer (product-key retrieval of single-neuron experts) on
+/* peer_gpu.h: the PEER layer (product-key retrieval of single-neuron experts) on
  * the GPU, forward and deterministic backward. C API over device pointers.
  *
  * Function (DESIGN.md §2, He 2024), for each token x (row of X [T, d]):
- *   q      = x Wq                                  Wq [d, h*dk]
- *   qn     = (q - mu) / sqrt(var + 1e-5) * gamma + beta
+ *   q      = Wq x                                  Wq [h*dk, d]
+ *   qn     = (q - mu) / sqrt(var + 1e-5) * gamma + beta  (gamma, beta optional)
  *            (BatchNorm over the T tokens of the batch when training, the
  *            running statistics otherwise)
  *   head j: q1, q2 = halves of qn[j*dk : (j+1)*dk]
- *           s1 = K[j][0] q1, s2 = K[j][1] q2        K [h, 2, n, dk/2]
+ *           s1 = K1[j] q1, s2 = K2[j] q2           K1, K2 [h, n, dk/2]
  *           top-k of s1 and of s2, then top-k of the k*k sums:
  *           expert e = i1*n + i2, score s_e = s1[i1] + s2[i2]
  *           g = softmax over the k scores
  *   y      = sum_j sum_e g_e * gelu(u_e . x) * v_e   U, V [N = n*n, d]
  * gelu is the exact (erf) form. Ties in a top-k go to the smaller sub-key
- * index, then the smaller expert id.
+ * index, then the smaller expert id. Layouts and semantics are those of the
+ * CPU reference (trainer/peer.h), whose BatchNorm has no affine part: pass
+ * gamma = beta = NULL for that.
  *
- * Precision: X, Y, dY, dX, U, V, Wq, K in bf16 (uint16_t here, the top half
+ * Precision: X, Y, dY, dX, U, V, Wq, K1, K2 in bf16 (uint16_t here, the top half
  * of an IEEE float); every sum accumulates in fp32; BatchNorm parameters and
  * all parameter gradients are fp32.
  *
@@ -32,8 +34,8 @@
  * Limits: d a multiple of 256 and at most 2048; n at most 1024; k at most 32
  * and at most n; dk even and at most 256; T >= 2 when training.
  */
-#ifndef L720_PEER_H
-#define L720_PEER_H
+#ifndef L720_PEER_GPU_H
+#define L720_PEER_GPU_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,10 +57,11 @@ typedef struct l720_peer_dims {
 
 /* Device pointers of the layer's parameters. */
 typedef struct l720_peer_weights {
-    const uint16_t *wq;   /* [d, h*dk] bf16 */
-    const uint16_t *keys; /* [h, 2, n, dk/2] bf16 */
-    const float *gamma;   /* [h*dk] */
-    const float *beta;    /* [h*dk] */
+    const uint16_t *wq;    /* [h*dk, d] bf16 */
+    const uint16_t *keys1; /* [h, n, dk/2] bf16: sub-keys of the first query half */
+    const uint16_t *keys2; /* [h, n, dk/2] bf16: of the second half */
+    const float *gamma;    /* [h*dk] BatchNorm scale, or NULL (1) */
+    const float *beta;     /* [h*dk] BatchNorm shift, or NULL (0) */
     const uint16_t *u;    /* [N, d] bf16 */
     const uint16_t *v;    /* [N, d] bf16 */
     float *run_mean;      /* [h*dk] BatchNorm running statistics (updated when training) */
@@ -68,10 +71,11 @@ typedef struct l720_peer_weights {
 
 /* Device pointers of the dense parameter gradients (overwritten, not added to). */
 typedef struct l720_peer_grads {
-    float *wq;    /* [d, h*dk] */
-    float *keys;  /* [h, 2, n, dk/2] */
-    float *gamma; /* [h*dk] */
-    float *beta;  /* [h*dk] */
+    float *wq;    /* [h*dk, d] */
+    float *keys1; /* [h, n, dk/2] */
+    float *keys2; /* [h, n, dk/2] */
+    float *gamma; /* [h*dk], or NULL when the weights have none */
+    float *beta;  /* [h*dk], or NULL */
 } l720_peer_grads;
 
 typedef struct l720_peer_gpu l720_peer_gpu;
