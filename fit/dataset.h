@@ -15,7 +15,8 @@
 #include "law.h"
 
 typedef struct l720_data_spec {
-    const char *const *files; /* [nfiles] CSV files, .jsonl files, or folders of .jsonl */
+    const char *const *files; /* [nfiles] CSV files, .jsonl files, folders of .jsonl, or
+                                 "a,b" lists of them (a Lua list arrives comma-joined) */
     size_t nfiles;
     const char *columns;  /* "ROLE=column,..." (CSV) or "ROLE=key,..." (JSONL); NULL: defaults */
     const char *where;    /* CSV row filter: "col=v,col>v;..." (',' and, ';' or) */
