@@ -35,9 +35,15 @@ static void report(FILE *out, const l720_fit_job *j)
         fprintf(out, "\n");
     }
     fprintf(out, "objective %.9g (%s, delta %g)\n", f->objective, j->loss, j->delta);
-    fprintf(out, "starts %zu, converged %zu, best start %zu, %zu ended at the best; "
+    if (!j->given) {
+        fprintf(out, "best start %zu at", f->best_start);
+        for (size_t i = 0; i < law->np; i++)
+            fprintf(out, " %s=%g", law->fit_names[i], f->start_theta[i]);
+        fprintf(out, "\n");
+    }
+    fprintf(out, "starts %zu, converged %zu, %zu ended at the best; "
                  "best %zu ends differ by %.2g in objective, %.2g in parameters (relative)\n",
-            f->starts, f->converged, f->best_start, f->at_best, f->top, f->top_objective_spread,
+            f->starts, f->converged, f->at_best, f->top, f->top_objective_spread,
             f->top_param_spread);
     if (j->boot.B)
         fprintf(out, "bootstrap %zu resamples (%zu converged), seed %ld\n", j->boot.B, j->boot.ok,

@@ -123,7 +123,7 @@ int l720_cmd_plot_sim(int argc, char **argv, const l720_cmdio *io, cJSON **resul
                     "vs experts per layer for an experts sweep.\nWithout --input, runs llm720 sim "
                     "with the other options (which must include --sweep).\n\n"
                     "  --input FILE   a sweep written by 'llm720 sim --sweep ... --output FILE'\n"
-                    "  --output BASE  output files without extension (default sim)\n"
+                    "  --output BASE  output files without extension (default sim; also --out)\n"
                     "  --json         print one JSON object on stdout (the files written)\n"
                     "  --help         this text\n");
             return L720_HELP;
@@ -139,6 +139,8 @@ int l720_cmd_plot_sim(int argc, char **argv, const l720_cmdio *io, cJSON **resul
     take(&argc, args, "input", &input, err);
     if (!err->code)
         take(&argc, args, "output", &output, err);
+    if (!err->code)
+        take(&argc, args, "out", &output, err); /* as the other plots spell it */
     if (err->code) {
         rc = err->code;
         goto done;

@@ -66,7 +66,7 @@ int l720_lawfile_read(const char *path, const l720_law **law, double *params, l7
     {"data", L720_OPT_STRING, &(j).data[0], "FILE",                                                \
      "CSV file, .jsonl run log or folder of them (more files may follow)"},                        \
     {"columns", L720_OPT_STRING, &(j).columns, "SPEC",                                             \
-     "roles to columns, e.g. 'N=Model Size,C=Training FLOP,L=loss' (N D C E G L W)"},              \
+     "roles to columns, e.g. 'N=Model Size,C=Training FLOP,L=loss' (N D C E G L W R)"},              \
     {"where", L720_OPT_STRING, &(j).where, "SPEC",                                                 \
      "keep CSV rows: 'k=1,seed=42,step>0' (',' and; ';' or; = != < <= > >=)"},                     \
     {"scale", L720_OPT_STRING, &(j).scale, "SPEC", "multiply roles, e.g. 'D=524288' with D=step"},  \

@@ -46,7 +46,7 @@ struct l720_router {
     uint32_t *prev;        /* [B or 1, K] previous token's experts */
     uint32_t *coin;        /* [B, K] scratch of draw_many */
     uint8_t *has_prev;     /* [B or 1] */
-    const l720_trace *trace;
+    const l720_route_trace *trace;
     long layer;
     fast_rng g;            /* the layer's draws */
 };
@@ -231,7 +231,7 @@ void l720_router_step(l720_router *r, long step, uint32_t *out)
 {
     const uint32_t K = r->K, k = r->k;
     if (r->kind == L720_ROUTE_TRACE) {
-        const l720_trace *t = r->trace;
+        const l720_route_trace *t = r->trace;
         for (uint32_t b = 0; b < r->B; b++) {
             long tok = (long)(((uint64_t)step * r->B + b) % (uint64_t)t->tokens);
             memcpy(out + (size_t)b * K,
@@ -294,11 +294,12 @@ void l720_router_popularity(const l720_router *r, double *p)
                 p[(size_t)r->perm[0][i] * r->side + r->perm[1][j]] = r->zipf[i] * r->zipf[j];
         break;
     case L720_ROUTE_TRACE: {
-        const l720_trace *t = r->trace;
+        const l720_route_trace *t = r->trace;
         memset(p, 0, r->N * sizeof *p);
         double n = 0;
         for (long tok = 0; tok < t->tokens; tok++) {
-            const uint32_t *e = t->ids + ((size_t)tok * (size_t)t->layers + (size_t)r->layer) * r->K;
+            size_t row = (size_t)tok * (size_t)t->layers + (size_t)r->layer;
+            const uint32_t *e = t->ids + row * r->K;
             for (uint32_t s = 0; s < r->K; s++)
                 p[e[s]] += 1, n += 1;
         }

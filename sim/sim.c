@@ -76,6 +76,9 @@ typedef struct work {
     uint16_t *stamp;  /* [N] 4 (step % STAMP_PERIOD + 1) + outcome: the step that last
                        * touched an expert and what its cache access gave; two bytes,
                        * so that it stays in the inner caches; cleared every period */
+    uint64_t *seen;     /* [N / 64 + 1] token order: experts touched in this step */
+    uint64_t *fetched;  /* [N / 64 + 1] token order: experts streamed in this step */
+    uint32_t *touched;  /* [B K] token order: the experts set in seen */
     uint32_t *fetch;  /* [steps, L] misses that cross the link */
     uint32_t *uniq;   /* [steps, L] distinct experts touched */
 } work;
@@ -83,6 +86,20 @@ typedef struct work {
 #define STAMP_PERIOD 16383
 
 static inline uint16_t step_mark(long step) { return (uint16_t)(4 * (step % STAMP_PERIOD + 1)); }
+
+/* Keeps what the timeline needs of one layer-step, and the measured counts. */
+static void store_step(work *w, l720_sim_layer *ly, long step, long layer, uint32_t fetch,
+                       uint32_t uniq, double hits, double tok_miss)
+{
+    size_t g = (size_t)step * (size_t)w->L + (size_t)layer;
+    w->fetch[g] = fetch;
+    w->uniq[g] = uniq;
+    if (step >= w->W) {
+        ly->accesses += (double)w->B * w->K;
+        ly->hits += hits;
+        ly->token_misses += tok_miss;
+    }
+}
 
 /* The distinct experts of one layer-step, in first-touch order, into dist;
  * returns how many. A MoE layer computes expert by expert (grouped), so the
@@ -131,14 +148,51 @@ static void tally(work *w, l720_sim_layer *ly, long step, long layer, const uint
         }
         tok_miss += missed;
     }
-    size_t g = (size_t)step * (size_t)w->L + (size_t)layer;
-    w->fetch[g] = fetch;
-    w->uniq[g] = (uint32_t)nd;
-    if (step >= w->W) {
-        ly->accesses += (double)n;
-        ly->hits += hits;
-        ly->token_misses += tok_miss;
+    store_step(w, ly, step, layer, fetch, (uint32_t)nd, hits, tok_miss);
+}
+
+/* Token order: the accesses went through the cache one by one. Counts one
+ * layer-step: an inserted miss is one transfer, a miss streamed past the
+ * cache (bypass) one transfer the first time in the step. The step's
+ * distinct experts are bits in w->seen (small enough for the inner caches),
+ * cleared at the end through the list of the ones set. */
+static void tally_token(work *w, l720_sim_layer *ly, long step, long layer, const uint32_t *ids,
+                        const uint8_t *flags)
+{
+    double hits = 0, tok_miss = 0;
+    uint32_t fetch = 0, uniq = 0, bypassed = 0;
+    uint64_t *seen = w->seen, *fetched = w->fetched;
+    for (uint32_t b = 0; b < w->B; b++) {
+        int missed = 0;
+        for (uint32_t s = 0; s < w->K; s++) {
+            size_t j = (size_t)b * w->K + s;
+            uint32_t id = ids[j];
+            uint64_t bit = 1ull << (id & 63);
+            if (!(seen[id >> 6] & bit)) {
+                seen[id >> 6] |= bit;
+                w->touched[uniq++] = id;
+            }
+            if (flags[j] == L720_HIT) {
+                hits++;
+            } else {
+                missed = 1;
+                if (flags[j] == L720_MISS) {
+                    fetch++;
+                } else if (!(fetched[id >> 6] & bit)) {
+                    fetch++;
+                    bypassed = 1;
+                    fetched[id >> 6] |= bit;
+                }
+            }
+        }
+        tok_miss += missed;
     }
+    for (uint32_t i = 0; i < uniq; i++)
+        seen[w->touched[i] >> 6] = 0;
+    if (bypassed)
+        for (uint32_t i = 0; i < uniq; i++)
+            fetched[w->touched[i] >> 6] = 0;
+    store_step(w, ly, step, layer, fetch, uniq, hits, tok_miss);
 }
 
 static double roofline(const l720_sim_config *cfg, uint32_t uniq)
@@ -153,11 +207,38 @@ static double roofline(const l720_sim_config *cfg, uint32_t uniq)
     return t_flops > t_bytes ? t_flops : t_bytes;
 }
 
-/* Routes and caches every step of one layer. ids, dist and flags hold one
- * step (all the layer's steps for Belady, which needs the future). */
-static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_cache *cache,
-                     long layer, int all_resident, uint32_t *ids, uint32_t *dist,
-                     uint8_t *flags, size_t *offs, l720_sim_layer *ly)
+/* Routes and caches every step of one layer, in token order. */
+static int run_layer_token(const l720_sim_config *cfg, work *w, l720_router *rt,
+                           l720_cache *cache, long layer, int all_resident, uint32_t *ids,
+                           uint8_t *flags, l720_sim_layer *ly)
+{
+    long steps = w->W + cfg->steps;
+    size_t per_step = (size_t)w->B * w->K;
+    if (cfg->policy == L720_POLICY_BELADY && !all_resident) {
+        for (long s = 0; s < steps; s++)
+            l720_router_step(rt, s, ids + (size_t)s * per_step);
+        if (l720_belady(ids, (size_t)steps * per_step, w->N, w->cap, flags))
+            return -1;
+        for (long s = 0; s < steps; s++)
+            tally_token(w, ly, s, layer, ids + (size_t)s * per_step, flags + (size_t)s * per_step);
+        return 0;
+    }
+    for (long s = 0; s < steps; s++) {
+        l720_router_step(rt, s, ids);
+        if (all_resident)
+            memset(flags, L720_HIT, per_step);
+        else
+            l720_cache_access_many(cache, ids, per_step, flags);
+        tally_token(w, ly, s, layer, ids, flags);
+    }
+    return 0;
+}
+
+/* Routes and caches every step of one layer, grouped. ids, dist and flags
+ * hold one step (all the layer's steps for Belady, which needs the future). */
+static int run_layer_grouped(const l720_sim_config *cfg, work *w, l720_router *rt,
+                             l720_cache *cache, long layer, int all_resident, uint32_t *ids,
+                             uint32_t *dist, uint8_t *flags, size_t *offs, l720_sim_layer *ly)
 {
     long steps = w->W + cfg->steps;
     size_t per_step = (size_t)w->B * w->K;
@@ -269,6 +350,9 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
     if (!(rt = l720_router_new(cfg, err)))
         goto fail;
     if (!(w.stamp = malloc((size_t)w.N * sizeof *w.stamp)) ||
+        !(w.seen = calloc((size_t)w.N / 64 + 1, sizeof *w.seen)) ||
+        !(w.fetched = calloc((size_t)w.N / 64 + 1, sizeof *w.fetched)) ||
+        !(w.touched = malloc(per_step * sizeof *w.touched)) ||
         !(w.fetch = calloc(G, sizeof *w.fetch)) || !(w.uniq = calloc(G, sizeof *w.uniq)) ||
         !(ids = malloc(buf * sizeof *ids)) || !(dist = malloc(dist_buf * sizeof *dist)) ||
         !(flags = malloc(buf)) || !(offs = malloc(((size_t)steps + 1) * sizeof *offs)) ||
@@ -301,7 +385,12 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
             if (cfg->policy == L720_POLICY_STATIC && pin_top(cache, pop, w.N, w.cap))
                 goto oom;
         }
-        if (run_layer(cfg, &w, rt, cache, l, all_resident, ids, dist, flags, offs, &r->layer[l]))
+        int rc = cfg->access == L720_ACCESS_GROUPED
+                     ? run_layer_grouped(cfg, &w, rt, cache, l, all_resident, ids, dist, flags,
+                                         offs, &r->layer[l])
+                     : run_layer_token(cfg, &w, rt, cache, l, all_resident, ids, flags,
+                                       &r->layer[l]);
+        if (rc)
             goto oom;
     }
 
@@ -316,11 +405,23 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
         goto oom;
     }
     double row = cfg->row_bytes > 0 ? cfg->row_bytes : cfg->expert_bytes;
+    /* copies: streams beyond the profile's copy engines do not add channels, and
+     * the fixed cost per copy is the measured per-copy time of 4 KB copies over
+     * that many streams less their wire time, when the profile has the curve */
+    long channels = cfg->concurrency;
+    if (cfg->hw.copy_channels > 0 && channels > cfg->hw.copy_channels)
+        channels = cfg->hw.copy_channels;
+    double fixed = cfg->hw.link_latency;
+    double per4k = l720_hardware_copy_seconds(&cfg->hw, (double)cfg->concurrency);
+    if (per4k > 0)
+        fixed = fmax(0.0, per4k - 4096.0 / cfg->hw.link_bandwidth);
+    r->copy_channels = channels;
+    r->copy_fixed_seconds = fixed;
     l720_timing_in in = {
         .layers = cfg->layers, .steps = cfg->steps, .warmup = cfg->warmup_steps,
         .fetch = w.fetch, .tc = tc, .expert_bytes = cfg->expert_bytes,
         .transfer = cfg->transfer, .link_bandwidth = cfg->hw.link_bandwidth,
-        .link_latency = cfg->hw.link_latency, .concurrency = cfg->concurrency,
+        .link_latency = fixed, .concurrency = channels,
         .gather_bandwidth = l720_hardware_gather_bandwidth(&cfg->hw, row),
         .gather_latency = cfg->hw.zero_copy_latency > 0 ? cfg->hw.zero_copy_latency
                                                         : cfg->hw.link_latency,
@@ -378,6 +479,9 @@ done:
     l720_rng_free(rng);
     l720_rng_free(crng);
     free(w.stamp);
+    free(w.seen);
+    free(w.fetched);
+    free(w.touched);
     free(w.fetch);
     free(w.uniq);
     free(ids);

@@ -84,6 +84,16 @@ assert(r.params.alpha > 0.347 and r.params.alpha < 0.3474)
 print("ok")
 LUA
 t_ok "Lua: llm720.fit returns the fit as a table" sh -c "'$LLM720' run '$tmp/fit.lua' | grep -q ok"
+printf 'N,D,L\n1e8,1e9,3.0\n2e8,1e9,2.9\n4e8,2e9,2.7\n' > "$tmp/a.csv"
+printf 'N,D,L\n8e8,4e9,2.5\n1.6e9,8e9,2.4\n3.2e9,1.6e10,2.3\n' > "$tmp/b.csv"
+cat > "$tmp/list.lua" <<LUA
+local r = llm720.fit{law = "chinchilla", data = {"$tmp/a.csv", "$tmp/b.csv"}, grid = "e=0,a=5,b=5,alpha=0.3,beta=0.3"}
+assert(r.n_points == 6, r.n_points)
+print("ok")
+LUA
+t_ok "Lua: data = {file, file} reads both" sh -c "'$LLM720' run '$tmp/list.lua' | grep -q ok"
+"$LLM720" fit --law chinchilla --data "$tmp/a.csv" "$tmp/b.csv" --grid 'e=0,a=5,b=5,alpha=0.3,beta=0.3' --json > "$tmp/two.json"
+t_ok "--data FILE FILE reads both" grep -q '"n_points":6' "$tmp/two.json"
 
 # plot fit: PNG and SVG, from a fit or from a law file
 if command -v gnuplot > /dev/null 2>&1; then

@@ -88,7 +88,8 @@ int main(void)
     /* hand-checked sequences: A=0 B=1 C=2, cap 2 */
     {
         uint32_t s[] = {0, 1, 0, 2, 1, 0};
-        const int lru[] = {0, 0, 1, 0, 0, 0}, fifo[] = {0, 0, 1, 0, 1, 0}, lfu[] = {0, 0, 1, 0, 0, 1};
+        const int lru[] = {0, 0, 1, 0, 0, 0}, fifo[] = {0, 0, 1, 0, 1, 0},
+                  lfu[] = {0, 0, 1, 0, 0, 1};
         const int *want[] = {lru, fifo, lfu};
         l720_policy pols[] = {L720_POLICY_LRU, L720_POLICY_FIFO, L720_POLICY_LFU};
         for (int p = 0; p < 3; p++) {

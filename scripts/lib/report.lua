@@ -58,7 +58,9 @@ function M.fit_section(sw, lawname, rows)
     s[#s + 1] = sweep.md_table(law.compare_rows(fit, pub), {
       {"param", "parameter"}, {"published", "published"}, {"fitted", "fitted"},
       {"ci_lo", "95% CI low"}, {"ci_hi", "95% CI high"}})
-    s[#s + 1] = "\n"
+    s[#s + 1] = "\n" .. sw:plot_cmd("fit_" .. lawname, "Predicted vs observed loss, " .. lawname,
+      {"fit", params = out, data = sw.dir .. "/runs", all_evals = every or nil,
+       title = "fitted " .. lawname .. " law"}) .. "\n"
   end
   if pub then
     s[#s + 1] = string.format("Published: %s (`%s`).\n\n", pub.source or "?", pub.file:match("[^/]+$"))

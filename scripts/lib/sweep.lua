@@ -286,11 +286,14 @@ function Sweep:train(name, opts)
     t.eval_every = t.eval_every or math.max(1, t.steps // (self.o.smoke and 2 or 5))
     t.lr = t.lr or 2e-3
     t.eval_tokens = t.eval_tokens or (self.o.smoke and 1024 or 8192)
-    local partial = false
-    for _, n in ipairs(llm720.list_dir(rundir)) do
-      if n ~= "done.json" then partial = true end
+    -- an interrupted run resumes from its checkpoint; one that left no
+    -- checkpoint starts again
+    local partial = llm720.exists(rundir .. "/checkpoint.bin")
+    if partial then
+      t.resume = true
+    else
+      for _, n in ipairs(llm720.list_dir(rundir)) do os.remove(rundir .. "/" .. n) end
     end
-    if partial then t.resume = true end
     self:say("  %-28s training%s", name, partial and " (resuming)" or "")
     local res = llm720.train(t)
     local runs = llm720.read_runs(rundir)
@@ -379,6 +382,16 @@ function Sweep:plot(base, spec)
   local ok, why = llm720.plot_xy(spec)
   if not ok then return string.format("(plot %s not drawn: %s)\n", base, why) end
   return string.format("![%s](%s.png)\n", spec.title or base, base)
+end
+
+-- A plot by llm720.plot (opts: its positional kind and options, without
+-- out) as BASE.png/svg in the sweep folder; returns the Markdown line, or a
+-- note saying why there is none.
+function Sweep:plot_cmd(base, title, opts)
+  opts.out = self.dir .. "/" .. base
+  local ok, why = M.try(llm720.plot, opts)
+  if not ok then return string.format("(plot %s not drawn: %s)\n", base, why) end
+  return string.format("![%s](%s.png)\n", title, base)
 end
 
 -- Calls fn(...) and returns its result, or nil and the error message (for
