@@ -100,8 +100,7 @@ int main(int argc, char **argv)
            m.heads, m.topk, m.d_key, P);
 
     uint16_t *x = rand_bf16(T * d, 1.0f, 1), *dy = rand_bf16(T * d, 1.0f, 2);
-    uint16_t *wq = rand_bf16(d * HD, 1.0f / 32, 3), *keys1 = rand_bf16(HD * m.n / 2, 0.125f, 4),
-             *keys2 = rand_bf16(HD * m.n / 2, 0.125f, 7);
+    uint16_t *wq = rand_bf16(d * HD, 1.0f / 32, 3), *keys = rand_bf16(HD * m.n, 0.125f, 4);
     uint16_t *u = rand_bf16(N * d, 1.0f / 32, 5), *v = rand_bf16(N * d, 1.0f / 32, 6);
     float *rm = const_f(HD, 0.0f), *rv = const_f(HD, 1.0f);
     uint16_t *y, *dx;
@@ -109,10 +108,11 @@ int main(int argc, char **argv)
     CK(cudaMalloc(&dx, T * d * 2));
     l720_peer_grads g;
     CK(cudaMalloc(&g.wq, d * HD * 4));
-    CK(cudaMalloc(&g.keys1, HD * m.n / 2 * 4));
-    CK(cudaMalloc(&g.keys2, HD * m.n / 2 * 4));
-    g.gamma = g.beta = NULL; /* BatchNorm without affine part, as the trainer's layer */
-    l720_peer_weights w = {wq, keys1, keys2, NULL, NULL, u, v, rm, rv, 0.1f};
+    CK(cudaMalloc(&g.keys, HD * m.n * 4));
+    float *gamma = const_f(HD, 1.0f), *beta = const_f(HD, 0.0f);
+    CK(cudaMalloc(&g.gamma, HD * 4));
+    CK(cudaMalloc(&g.beta, HD * 4));
+    l720_peer_weights w = {wq, keys, gamma, beta, u, v, rm, rv, 0.1f};
     l720_err err;
     l720_peer_gpu *p = l720_peer_gpu_new(&m, &err);
     if (!p) {

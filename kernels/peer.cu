@@ -29,7 +29,7 @@ struct l720_peer_gpu {
     float *q;                   /* [T, HD] query before BatchNorm */
     float *mean, *rstd;         /* [HD] */
     float *qn;                  /* [T, HD] after BatchNorm (fp32: it decides the routing) */
-    float *k32;                 /* [2, h, n, dk/2] sub-keys in fp32 for the score products */
+    float *k32;                 /* [h, 2, n, dk/2] sub-keys in fp32 for the score products */
     float *S;                   /* [2h, T, n] sub-key scores */
     float *tv;                  /* [T, 2h, k] */
     int *ti;                    /* [T, 2h, k] */
@@ -268,17 +268,14 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
     peer_bn_apply(p->q, p->mean, p->rstd, w->gamma, w->beta, T, HD, p->qn, s);
     GPU_LAUNCHED();
     mark(p, "fwd query+BN", s);
-    /* S[2j + half] = qn[:, j, half] K_half[j]^T, in fp32 like the CPU trainer, so that both
-     * choose the same experts up to summation order */
-    const size_t nk = (size_t)h * n * dk2;
-    peer_bf16_to_f32(w->keys1, nk, p->k32, s);
-    peer_bf16_to_f32(w->keys2, nk, p->k32 + nk, s);
+    /* S[b] = qn[:, b-th half-query] K[b]^T for b = 2j + half, in fp32 like the CPU trainer, so
+     * that both choose the same experts up to summation order */
+    const size_t nk = (size_t)2 * h * n * dk2;
+    peer_bf16_to_f32(w->keys, nk, p->k32, s);
     GPU_LAUNCHED();
-    for (int half = 0; half < 2; half++)
-        if (l720_gemm_f32(p->gemm, 0, 1, T, n, dk2, 1.0f, p->qn + half * dk2, HD, m->d_key,
-                          p->k32 + half * nk, dk2, (long)n * dk2, 0.0f,
-                          p->S + (size_t)half * T * n, n, 2L * T * n, h, s, err))
-            return err->code;
+    if (l720_gemm_f32(p->gemm, 0, 1, T, n, dk2, 1.0f, p->qn, HD, dk2, p->k32, dk2, (long)n * dk2,
+                      0.0f, p->S, n, (long)T * n, 2 * h, s, err))
+        return err->code;
     mark(p, "fwd sub-key scores", s);
     peer_topk_rows(p->S, 2 * h, T, n, k, p->tv, p->ti, s);
     GPU_LAUNCHED();
@@ -314,16 +311,14 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
                     h * k, p->gate, p->act, p->dc, p->da, p->du, p->dv, s);
     GPU_LAUNCHED();
     mark(p, "bwd dU dV (expert-major)", s);
-    peer_route_bwd(p->ids, p->gate, p->act, p->dc, w->keys1, w->keys2, T, h, n, k, m->d_key, p->ds,
-                   p->dqn, s);
+    peer_route_bwd(p->ids, p->gate, p->act, p->dc, w->keys, T, h, n, k, m->d_key, p->ds, p->dqn, s);
     peer_subkey_keys(p->ids, P, h, n, k, p->k2, s);
     GPU_LAUNCHED();
     if (sort_runs(p, p->k2, p->k2s, p->e2s, 2 * P, p->key2_bits, &p->kr, s, err))
         return err->code;
-    GPU_CK(cudaMemsetAsync(g->keys1, 0, (size_t)h * n * p->dk2 * sizeof(float), s));
-    GPU_CK(cudaMemsetAsync(g->keys2, 0, (size_t)h * n * p->dk2 * sizeof(float), s));
+    GPU_CK(cudaMemsetAsync(g->keys, 0, (size_t)2 * h * n * p->dk2 * sizeof(float), s));
     peer_subkey_grad(p->kr.id, p->kr.off, p->kr.cnt, p->kr.n, p->kr.max, p->e2s, p->ds, p->qn, n,
-                     h, k, m->d_key, g->keys1, g->keys2, s);
+                     h, k, m->d_key, g->keys, s);
     GPU_LAUNCHED();
     mark(p, "bwd routing + sub-keys", s);
     peer_bn_bwd(p->q, p->mean, p->rstd, w->gamma, p->dqn, T, HD, p->bnsum + HD, p->bnsum, p->dq,

@@ -7,17 +7,17 @@
  *            (BatchNorm over the T tokens of the batch when training, the
  *            running statistics otherwise)
  *   head j: q1, q2 = halves of qn[j*dk : (j+1)*dk]
- *           s1 = K1[j] q1, s2 = K2[j] q2           K1, K2 [h, n, dk/2]
+ *           s1 = K[j][0] q1, s2 = K[j][1] q2        K [h, 2, n, dk/2]
  *           top-k of s1 and of s2, then top-k of the k*k sums:
  *           expert e = i1*n + i2, score s_e = s1[i1] + s2[i2]
  *           g = softmax over the k scores
  *   y      = sum_j sum_e g_e * gelu(u_e . x) * v_e   U, V [N = n*n, d]
  * gelu is the exact (erf) form. Ties in a top-k go to the smaller sub-key
  * index, then the smaller expert id. Layouts and semantics are those of the
- * CPU reference (trainer/peer.h), whose BatchNorm has no affine part: pass
- * gamma = beta = NULL for that.
+ * CPU trainer's layer (trainer/peer.h); gamma = beta = NULL stands for the
+ * identity (1 and 0).
  *
- * Precision: X, Y, dY, dX, U, V, Wq, K1, K2 in bf16 (uint16_t here, the top half
+ * Precision: X, Y, dY, dX, U, V, Wq, K in bf16 (uint16_t here, the top half
  * of an IEEE float); every sum accumulates in fp32; BatchNorm parameters and
  * all parameter gradients are fp32. The normalised query and the sub-key
  * scores are fp32 (full fp32 products): they decide the routing, which then
@@ -60,8 +60,7 @@ typedef struct l720_peer_dims {
 /* Device pointers of the layer's parameters. */
 typedef struct l720_peer_weights {
     const uint16_t *wq;    /* [h*dk, d] bf16 */
-    const uint16_t *keys1; /* [h, n, dk/2] bf16: sub-keys of the first query half */
-    const uint16_t *keys2; /* [h, n, dk/2] bf16: of the second half */
+    const uint16_t *keys;  /* [h, 2, n, dk/2] bf16: head j's first-half sub-keys, then its second-half ones */
     const float *gamma;    /* [h*dk] BatchNorm scale, or NULL (1) */
     const float *beta;     /* [h*dk] BatchNorm shift, or NULL (0) */
     const uint16_t *u;    /* [N, d] bf16 */
@@ -74,8 +73,7 @@ typedef struct l720_peer_weights {
 /* Device pointers of the dense parameter gradients (overwritten, not added to). */
 typedef struct l720_peer_grads {
     float *wq;    /* [h*dk, d] */
-    float *keys1; /* [h, n, dk/2] */
-    float *keys2; /* [h, n, dk/2] */
+    float *keys;  /* [h, 2, n, dk/2] */
     float *gamma; /* [h*dk], or NULL when the weights have none */
     float *beta;  /* [h*dk], or NULL */
 } l720_peer_grads;

@@ -47,16 +47,16 @@ int peer_expert_bwd(const int *run_id, const int *run_off, const int *run_cnt, c
 
 /* Routing backward per (t, head): ds [P] (score gradients) and dqn [T, HD]. */
 void peer_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
-                    const uint16_t *keys1, const uint16_t *keys2, int T, int h, int n, int k,
-                    int dk, float *ds, float *dqn, cudaStream_t s);
+                    const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
+                    float *dqn, cudaStream_t s);
 /* Sub-key entry keys: key[2p + half] = (2j + half) * n + i_half. */
 void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cudaStream_t s);
-/* dK1, dK2 rows of the touched sub-keys (runs over the sorted entries se;
- * entry key (2j + half) * n + i). */
+/* dK rows of the touched sub-keys (runs over the sorted entries se; entry
+ * key (2j + half) * n + i, which is also the row of K [h, 2, n, dk/2]). */
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                       const int *nruns, int maxruns, const int *se, const float *ds,
-                      const float *qn, int n, int h, int k, int dk, float *dkeys1,
-                      float *dkeys2, cudaStream_t s);
+                      const float *qn, int n, int h, int k, int dk, float *dkeys,
+                      cudaStream_t s);
 /* BatchNorm backward: dgamma, dbeta [C] (always written) and dq [T, C] bf16;
  * gamma NULL: no affine part. */
 void peer_bn_bwd(const float *q, const float *mean, const float *rstd, const float *gamma,

@@ -6,7 +6,7 @@
 
 /* One warp per (t, head): lane s < k holds slot s. */
 __global__ void k_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
-                            const uint16_t *keys1, const uint16_t *keys2, int T, int h, int n, int k, int dk, float *ds,
+                            const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
                             float *dqn)
 {
     const int tj = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
@@ -27,7 +27,7 @@ __global__ void k_route_bwd(const int *ids, const float *gate, const float *act,
     if (lane < k)
         ds[p] = dsl;
     for (int half = 0; half < 2; half++) {
-        const uint16_t *kb = (half ? keys2 : keys1) + (size_t)j * n * dk2;
+        const uint16_t *kb = keys + (size_t)(2 * j + half) * n * dk2;
         for (int c0 = 0; c0 < dk2; c0 += 32) { /* all lanes iterate: shuffles stay converged */
             const int c = c0 + lane;
             float acc = 0.0f;
@@ -45,12 +45,12 @@ __global__ void k_route_bwd(const int *ids, const float *gate, const float *act,
 }
 
 void peer_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
-                    const uint16_t *keys1, const uint16_t *keys2, int T, int h, int n, int k,
-                    int dk, float *ds, float *dqn, cudaStream_t s)
+                    const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
+                    float *dqn, cudaStream_t s)
 {
     long warps = (long)T * h;
-    k_route_bwd<<<(unsigned)((warps * 32 + 255) / 256), 256, 0, s>>>(ids, gate, act, dc, keys1,
-                                                                     keys2, T, h, n, k, dk, ds, dqn);
+    k_route_bwd<<<(unsigned)((warps * 32 + 255) / 256), 256, 0, s>>>(ids, gate, act, dc, keys, T,
+                                                                     h, n, k, dk, ds, dqn);
 }
 
 __global__ void k_subkey_keys(const int *ids, int P, int h, int n, int k, int *key)
@@ -71,7 +71,7 @@ void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cuda
 /* One warp per touched sub-key row: dK[row] = sum over entries ds_p qn_t[half]. */
 __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                               const int *nruns, const int *se, const float *ds, const float *qn,
-                              int n, int h, int k, int dk, float *dkeys1, float *dkeys2)
+                              int n, int h, int k, int dk, float *dkeys)
 {
     const int w = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
@@ -79,7 +79,7 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
         return;
     const int row = run_id[w], beg = run_off[w], end = beg + run_cnt[w];
     const int b = row / n, dk2 = dk / 2, HD = h * dk, hk = h * k;
-    float *dst = ((b & 1) ? dkeys2 : dkeys1) + ((size_t)(b >> 1) * n + row % n) * dk2;
+    float *dst = dkeys + (size_t)row * dk2;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* dk2 <= 128 */
     for (int i = beg; i < end; i++) {
         const int p = se[i] >> 1, t = p / hk;
@@ -102,12 +102,12 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
 
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                       const int *nruns, int maxruns, const int *se, const float *ds,
-                      const float *qn, int n, int h, int k, int dk, float *dkeys1,
-                      float *dkeys2, cudaStream_t s)
+                      const float *qn, int n, int h, int k, int dk, float *dkeys,
+                      cudaStream_t s)
 {
     const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + 255) / 256);
     k_subkey_grad<<<blocks, 256, 0, s>>>(run_id, run_off, run_cnt, nruns, se, ds, qn, n, h, k, dk,
-                                         dkeys1, dkeys2);
+                                         dkeys);
 }
 
 /* dbeta, dgamma [C] from the row-block partial sums, in order. */

@@ -10,8 +10,8 @@
  *   for the GPU's own query
  *   determinism: a second forward + backward is bitwise identical.
  * Relative error: ||gpu - ref|| / ||ref|| over the whole tensor.
- * Without the BatchNorm affine part (the CPU trainer's layer), the trainer's
- * own PEER layer (trainer/peer.c, fp32) is also checked against the double
+ * The CPU trainer's own PEER layer (trainer/peer.c, fp32) is also checked
+ * against the double
  * reference (same layouts, same function: rel. error <= 1e-4 for its
  * routing), and the GPU forward against the trainer's on the tokens whose
  * routing both chose identically (at least 90% of tokens: only near-ties
@@ -161,25 +161,6 @@ static vector<double> transpose(const vector<double> &a, size_t rows, size_t col
     return o;
 }
 
-/* keys1, keys2 [h, n, dk2] <-> the reference's [h, 2, n, dk2] */
-static vector<double> interleave(const vector<double> &k1, const vector<double> &k2, size_t h)
-{
-    vector<double> o;
-    const size_t blk = k1.size() / h;
-    for (size_t j = 0; j < h; j++) {
-        o.insert(o.end(), k1.begin() + j * blk, k1.begin() + (j + 1) * blk);
-        o.insert(o.end(), k2.begin() + j * blk, k2.begin() + (j + 1) * blk);
-    }
-    return o;
-}
-static vector<double> half_of(const vector<double> &k, size_t h, int half)
-{
-    vector<double> o;
-    const size_t blk = k.size() / (2 * h);
-    for (size_t j = 0; j < h; j++)
-        o.insert(o.end(), k.begin() + (2 * j + half) * blk, k.begin() + (2 * j + half + 1) * blk);
-    return o;
-}
 static vector<float> to_f(const vector<double> &a) { return vector<float>(a.begin(), a.end()); }
 static vector<double> to_d(const vector<float> &a) { return vector<double>(a.begin(), a.end()); }
 
@@ -229,29 +210,30 @@ static vector<double> gates_for(const peer_ref_dims &m, const vector<double> &qn
 /* The trainer's PEER layer (fp32) against the double reference, given the
  * trainer's routing; and the GPU forward against the trainer's. */
 static void check_trainer(const peer_ref_dims &m, const std::string &pre, const vector<double> &x,
-                          const vector<double> &wq_t, const vector<double> &k1,
-                          const vector<double> &k2, const vector<double> &u,
-                          const vector<double> &v, const vector<double> &dy,
-                          const vector<int> &gpu_ids, const vector<double> &gpu_y)
+                          const vector<double> &wq_t, const vector<double> &keys,
+                          const vector<double> &gamma, const vector<double> &beta,
+                          const vector<double> &u, const vector<double> &v,
+                          const vector<double> &dy, const vector<int> &gpu_ids,
+                          const vector<double> &gpu_y)
 {
     const int HD = m.h * m.dk;
     const size_t N = (size_t)m.n * m.n, hk = (size_t)m.h * m.k;
     l720_peer *tp = l720_peer_new(m.T, m.d, m.n, m.h, m.k, m.dk);
-    vector<float> fx = to_f(x), fwq = to_f(wq_t), fk1 = to_f(k1), fk2 = to_f(k2), fu = to_f(u),
-                  fv = to_f(v), fdy = to_f(dy), rm(HD, 0.0f), rv(HD, 1.0f);
+    vector<float> fx = to_f(x), fwq = to_f(wq_t), fk = to_f(keys), fg = to_f(gamma),
+                  fb = to_f(beta), fu = to_f(u), fv = to_f(v), fdy = to_f(dy), rm(HD, 0.0f),
+                  rv(HD, 1.0f);
     vector<float> y((size_t)m.T * m.d), dx(y.size(), 0.0f), dwq(fwq.size(), 0.0f),
-        dk1(fk1.size(), 0.0f), dk2(fk2.size(), 0.0f), du(fu.size(), 0.0f), dv(fv.size(), 0.0f);
+        dk(fk.size(), 0.0f), dg(HD, 0.0f), db(HD, 0.0f), du(fu.size(), 0.0f), dv(fv.size(), 0.0f);
     vector<uint8_t> touched(N, 0);
-    l720_peer_forward(tp, y.data(), fx.data(), fwq.data(), fk1.data(), fk2.data(), fu.data(),
-                      fv.data(), rm.data(), rv.data(), 0.1f, m.T, 1);
-    l720_peer_backward(tp, dx.data(), dwq.data(), dk1.data(), dk2.data(), du.data(), dv.data(),
-                       touched.data(), fdy.data(), fx.data(), fwq.data(), fk1.data(), fk2.data(),
-                       fu.data(), fv.data());
+    l720_peer_params w = {fwq.data(), fg.data(), fb.data(), fk.data(), fu.data(), fv.data()};
+    l720_peer_params g = {dwq.data(), dg.data(), db.data(), dk.data(), du.data(), dv.data()};
+    l720_peer_forward(tp, y.data(), fx.data(), &w, rm.data(), rv.data(), 0.1f, m.T, 1);
+    l720_peer_backward(tp, dx.data(), &g, touched.data(), fdy.data(), fx.data(), &w);
     vector<int> ids(tp->ids, tp->ids + (size_t)m.T * hk);
     /* reference with the trainer's routing; gates from the reference's scores */
-    vector<double> ones(HD, 1.0), zeros(HD, 0.0), q, qn, mean, var, y_ref, gates;
-    const vector<double> wq = transpose(wq_t, HD, m.d), keys = interleave(k1, k2, m.h);
-    peer_ref_query(m, x, wq, ones, zeros, q, qn, mean, var);
+    vector<double> q, qn, mean, var, y_ref, gates;
+    const vector<double> wq = transpose(wq_t, HD, m.d);
+    peer_ref_query(m, x, wq, gamma, beta, q, qn, mean, var);
     double worst;
     gates = gates_for(m, qn, keys, ids, &worst);
     check(worst <= 1e-5, pre + "trainer routing: chosen vs best score sum", worst, 1e-5);
@@ -259,14 +241,15 @@ static void check_trainer(const peer_ref_dims &m, const std::string &pre, const 
     double e = relerr(to_d(y), y_ref);
     check(e <= 1e-4, pre + "trainer y vs reference", e, 1e-4);
     peer_ref_grads gr;
-    peer_ref_backward(m, x, wq, keys, ones, u, v, q, qn, mean, var, ids, gates, dy, gr);
+    peer_ref_backward(m, x, wq, keys, gamma, u, v, q, qn, mean, var, ids, gates, dy, gr);
     e = relerr(to_d(dx), gr.dx);
     check(e <= 1e-4, pre + "trainer dx vs reference", e, 1e-4);
     e = relerr(to_d(dwq), transpose(gr.dwq, m.d, HD));
     check(e <= 1e-4, pre + "trainer dWq vs reference", e, 1e-4);
-    e = std::max(relerr(to_d(dk1), half_of(gr.dkeys, m.h, 0)),
-                 relerr(to_d(dk2), half_of(gr.dkeys, m.h, 1)));
+    e = relerr(to_d(dk), gr.dkeys);
     check(e <= 1e-4, pre + "trainer d sub-keys vs reference", e, 1e-4);
+    e = std::max(relerr(to_d(dg), gr.dgamma), relerr(to_d(db), gr.dbeta));
+    check(e <= 1e-4, pre + "trainer d gamma, d beta vs reference", e, 1e-4);
     e = std::max(relerr(to_d(du), gr.du), relerr(to_d(dv), gr.dv));
     check(e <= 1e-4, pre + "trainer dU, dV vs reference", e, 1e-4);
     /* GPU forward vs the trainer's, on tokens routed identically */
@@ -298,15 +281,14 @@ static void run_config(const peer_ref_dims &m, bool affine)
              affine ? " BN-affine" : "");
     printf("# config %s\n", tag);
 
-    bft x, wqt, keys1, keys2, u, v, dy; /* wqt: [HD, d] as the GPU and trainer keep it */
+    bft x, wqt, keys, u, v, dy; /* wqt: [HD, d] as the GPU and trainer keep it */
     bft_make(x, (size_t)m.T * m.d, 1.0);
     bft_make(wqt, (size_t)m.d * HD, 1.0 / std::sqrt((double)m.d));
-    bft_make(keys1, (size_t)m.h * m.n * dk2, 1.0 / std::sqrt((double)dk2));
-    bft_make(keys2, (size_t)m.h * m.n * dk2, 1.0 / std::sqrt((double)dk2));
+    bft_make(keys, (size_t)2 * m.h * m.n * dk2, 1.0 / std::sqrt((double)dk2));
     bft_make(u, N * m.d, 1.0 / std::sqrt((double)m.d));
     bft_make(v, N * m.d, 1.0);
     bft_make(dy, (size_t)m.T * m.d, 1.0);
-    struct { vector<double> h; } wq = {transpose(wqt.h, HD, m.d)}, keys = {interleave(keys1.h, keys2.h, m.h)};
+    struct { vector<double> h; } wq = {transpose(wqt.h, HD, m.d)};
     vector<double> gamma(HD, 1.0), beta(HD, 0.0), rm0(HD, 0.0), rv0(HD, 1.0);
     for (int c = 0; affine && c < HD; c++) {
         gamma[c] = (float)(1.0 + 0.1 * nrand());
@@ -314,11 +296,10 @@ static void run_config(const peer_ref_dims &m, bool affine)
     }
     float *d_gamma = affine ? dev_f(gamma) : NULL, *d_beta = affine ? dev_f(beta) : NULL;
     float *d_rm = dev_f(rm0), *d_rv = dev_f(rv0);
-    l720_peer_weights w = {wqt.d, keys1.d, keys2.d, d_gamma, d_beta, u.d, v.d, d_rm, d_rv, 0.1f};
+    l720_peer_weights w = {wqt.d, keys.d, d_gamma, d_beta, u.d, v.d, d_rm, d_rv, 0.1f};
     uint16_t *d_y = dev_alloc<uint16_t>((size_t)m.T * m.d), *d_dx = dev_alloc<uint16_t>((size_t)m.T * m.d);
-    l720_peer_grads g = {dev_alloc<float>((size_t)m.d * HD), dev_alloc<float>(keys1.h.size()),
-                         dev_alloc<float>(keys2.h.size()), affine ? dev_alloc<float>(HD) : NULL,
-                         affine ? dev_alloc<float>(HD) : NULL};
+    l720_peer_grads g = {dev_alloc<float>((size_t)m.d * HD), dev_alloc<float>(keys.h.size()),
+                         affine ? dev_alloc<float>(HD) : NULL, affine ? dev_alloc<float>(HD) : NULL};
     l720_peer_dims dims = {m.T, m.d, m.n, m.h, m.k, m.dk};
     l720_err err;
     l720_peer_gpu *peer = l720_peer_gpu_new(&dims, &err);
@@ -331,8 +312,7 @@ static void run_config(const peer_ref_dims &m, bool affine)
         poison(d_y, (size_t)m.T * m.d * 2);
         poison(d_dx, (size_t)m.T * m.d * 2);
         poison(g.wq, (size_t)m.d * HD * 4);
-        poison(g.keys1, keys1.h.size() * 4);
-        poison(g.keys2, keys2.h.size() * 4);
+        poison(g.keys, keys.h.size() * 4);
         if (affine) {
             poison(g.gamma, HD * 4);
             poison(g.beta, HD * 4);
@@ -360,9 +340,7 @@ static void run_config(const peer_ref_dims &m, bool affine)
         o.du = down(du, (size_t)nt * m.d);
         o.dv = down(dv, (size_t)nt * m.d);
         o.dwq = down(g.wq, (size_t)m.d * HD);
-        o.dkeys = down(g.keys1, keys1.h.size());
-        vector<float> k2 = down(g.keys2, keys2.h.size());
-        o.dkeys.insert(o.dkeys.end(), k2.begin(), k2.end());
+        o.dkeys = down(g.keys, keys.h.size());
         if (affine) {
             o.dgamma = down(g.gamma, HD);
             o.dbeta = down(g.beta, HD);
@@ -464,9 +442,7 @@ static void run_config(const peer_ref_dims &m, bool affine)
     auto vd = [](const vector<float> &f) { return vector<double>(f.begin(), f.end()); };
     e = relerr(vd(a.dwq), transpose(gr.dwq, m.d, HD));
     check(e <= 1e-2, pre + "dWq", e, 1e-2);
-    vector<double> dk_ref = half_of(gr.dkeys, m.h, 0), dk_ref2 = half_of(gr.dkeys, m.h, 1);
-    dk_ref.insert(dk_ref.end(), dk_ref2.begin(), dk_ref2.end());
-    e = relerr(vd(a.dkeys), dk_ref);
+    e = relerr(vd(a.dkeys), gr.dkeys);
     check(e <= 1e-2, pre + "d sub-keys", e, 1e-2);
     if (affine) {
         e = relerr(vd(a.dgamma), gr.dgamma);
@@ -497,8 +473,7 @@ static void run_config(const peer_ref_dims &m, bool affine)
                     a.dkeys == b.dkeys && a.dgamma == b.dgamma && a.dbeta == b.dbeta;
     check(same_all, pre + "rerun bitwise identical", same_all ? 0 : 1, 0);
 
-    if (!affine)
-        check_trainer(m, pre, x.h, wqt.h, keys1.h, keys2.h, u.h, v.h, dy.h, a.ids, y);
+    check_trainer(m, pre, x.h, wqt.h, keys.h, gamma, beta, u.h, v.h, dy.h, a.ids, y);
 
     /* lazy AdamW on the touched rows of U */
     {
@@ -546,10 +521,10 @@ static void run_config(const peer_ref_dims &m, bool affine)
     }
 
     l720_peer_gpu_free(peer);
-    for (void *pp : {(void *)x.d, (void *)wqt.d, (void *)keys1.d, (void *)keys2.d, (void *)u.d,
-                     (void *)v.d, (void *)dy.d, (void *)d_gamma, (void *)d_beta, (void *)d_rm,
-                     (void *)d_rv, (void *)d_y, (void *)d_dx, (void *)g.wq, (void *)g.keys1,
-                     (void *)g.keys2, (void *)g.gamma, (void *)g.beta})
+    for (void *pp : {(void *)x.d, (void *)wqt.d, (void *)keys.d, (void *)u.d, (void *)v.d,
+                     (void *)dy.d, (void *)d_gamma, (void *)d_beta, (void *)d_rm, (void *)d_rv,
+                     (void *)d_y, (void *)d_dx, (void *)g.wq, (void *)g.keys, (void *)g.gamma,
+                     (void *)g.beta})
         cudaFree(pp);
 }
 
