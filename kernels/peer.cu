@@ -28,7 +28,8 @@ struct l720_peer_gpu {
     l720_gemm *gemm;
     float *q;                   /* [T, HD] query before BatchNorm */
     float *mean, *rstd;         /* [HD] */
-    uint16_t *qn;               /* [T, HD] bf16 */
+    float *qn;                  /* [T, HD] after BatchNorm (fp32: it decides the routing) */
+    float *k32;                 /* [2, h, n, dk/2] sub-keys in fp32 for the score products */
     float *S;                   /* [2h, T, n] sub-key scores */
     float *tv;                  /* [T, 2h, k] */
     int *ti;                    /* [T, 2h, k] */
@@ -97,13 +98,13 @@ static int bits_for(long x)
 
 /* Sizes of every buffer, in one place, for new() and workspace_bytes(). */
 #define PEER_BUFFERS(X)                                                                            \
-    X(q, float, T * HD) X(mean, float, HD) X(rstd, float, HD) X(qn, uint16_t, T * HD)           \
+    X(q, float, T * HD) X(mean, float, HD) X(rstd, float, HD) X(qn, float, T * HD)           \
     X(S, float, 2 * h * T * n) X(tv, float, T * 2 * h * k) X(ti, int, T * 2 * h * k)             \
     X(ids, int, P) X(gate, float, P) X(act, float, P) X(iota, int, 2 * P) X(skey, int, P)        \
     X(sp, int, P) X(dc, float, P) X(da, float, P) X(ds, float, P) X(du, float, er_max * d)       \
     X(dv, float, er_max * d) X(dqn, float, T * HD) X(dq, uint16_t, T * HD) X(k2, int, 2 * P)      \
     X(k2s, int, 2 * P) X(e2s, int, 2 * P) X(dxq, float, T * d)                        \
-    X(part, float, PEER_COL_RB * HD * 2) X(bnsum, float, 2 * HD)
+    X(part, float, PEER_COL_RB * HD * 2) X(bnsum, float, 2 * HD) X(k32, float, HD * n)
 
 #define PEER_LOCALS(m)                                                                             \
     const size_t T = (size_t)(m)->tokens, d = (size_t)(m)->d, n = (size_t)(m)->n,                 \
@@ -267,10 +268,16 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
     peer_bn_apply(p->q, p->mean, p->rstd, w->gamma, w->beta, T, HD, p->qn, s);
     GPU_LAUNCHED();
     mark(p, "fwd query+BN", s);
-    for (int half = 0; half < 2; half++) /* S[2j + half] = qn[:, j, half] K_half[j]^T */
-        if (l720_gemm_bf16(p->gemm, 0, 1, T, n, dk2, 1.0f, p->qn + half * dk2, HD, m->d_key,
-                           half ? w->keys2 : w->keys1, dk2, (long)n * dk2, 0.0f,
-                           p->S + (size_t)half * T * n, n, 2L * T * n, h, s, err))
+    /* S[2j + half] = qn[:, j, half] K_half[j]^T, in fp32 like the CPU trainer, so that both
+     * choose the same experts up to summation order */
+    const size_t nk = (size_t)h * n * dk2;
+    peer_bf16_to_f32(w->keys1, nk, p->k32, s);
+    peer_bf16_to_f32(w->keys2, nk, p->k32 + nk, s);
+    GPU_LAUNCHED();
+    for (int half = 0; half < 2; half++)
+        if (l720_gemm_f32(p->gemm, 0, 1, T, n, dk2, 1.0f, p->qn + half * dk2, HD, m->d_key,
+                          p->k32 + half * nk, dk2, (long)n * dk2, 0.0f,
+                          p->S + (size_t)half * T * n, n, 2L * T * n, h, s, err))
             return err->code;
     mark(p, "fwd sub-key scores", s);
     peer_topk_rows(p->S, 2 * h, T, n, k, p->tv, p->ti, s);
@@ -342,7 +349,7 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
 
 const int32_t *l720_peer_gpu_ids(const l720_peer_gpu *p) { return p->ids; }
 const float *l720_peer_gpu_gates(const l720_peer_gpu *p) { return p->gate; }
-const uint16_t *l720_peer_gpu_query(const l720_peer_gpu *p) { return p->qn; }
+const float *l720_peer_gpu_query(const l720_peer_gpu *p) { return p->qn; }
 
 int l720_peer_gpu_rows(l720_peer_gpu *p, const int32_t **ids, const float **du, const float **dv,
                        int *n_touched, void *stream, l720_err *err)

@@ -19,7 +19,9 @@
  *
  * Precision: X, Y, dY, dX, U, V, Wq, K1, K2 in bf16 (uint16_t here, the top half
  * of an IEEE float); every sum accumulates in fp32; BatchNorm parameters and
- * all parameter gradients are fp32.
+ * all parameter gradients are fp32. The normalised query and the sub-key
+ * scores are fp32 (full fp32 products): they decide the routing, which then
+ * agrees with the fp32 CPU trainer's except at near-ties.
  *
  * Determinism: no atomics anywhere. The backward sorts the (token, expert)
  * pairs by expert with a stable radix sort; each touched row of U and V gets
@@ -102,8 +104,8 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
 /* Routing of the last forward (device pointers, [T, h, k]): expert ids and gates. */
 const int32_t *l720_peer_gpu_ids(const l720_peer_gpu *p);
 const float *l720_peer_gpu_gates(const l720_peer_gpu *p);
-/* Query after BatchNorm of the last forward, [T, h*dk] bf16 (device). */
-const uint16_t *l720_peer_gpu_query(const l720_peer_gpu *p);
+/* Query after BatchNorm of the last forward, [T, h*dk] fp32 (device). */
+const float *l720_peer_gpu_query(const l720_peer_gpu *p);
 
 /* Compact row gradients of the last backward (device pointers): touched
  * expert ids [n_touched] ascending, dU and dV rows [n_touched, d]. Reading

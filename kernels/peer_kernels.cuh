@@ -18,9 +18,10 @@ void peer_bn_stats(const float *q, int T, int C, float *mean, float *rstd, float
 /* Column partial sums (deterministic), [PEER_COL_RB, C, 2] into part; see peer_route.cu. */
 void peer_col_partial(const float *q, const float *g, const float *mean, const float *rstd, int T,
                       int C, int mode, float *part, cudaStream_t s);
-/* qn [T, C] bf16 = (q - mean) * rstd * gamma + beta (NULL: 1 and 0) */
+/* qn [T, C] = (q - mean) * rstd * gamma + beta (NULL: 1 and 0) */
 void peer_bn_apply(const float *q, const float *mean, const float *rstd, const float *gamma,
-                   const float *beta, int T, int C, uint16_t *qn, cudaStream_t s);
+                   const float *beta, int T, int C, float *qn, cudaStream_t s);
+void peer_bf16_to_f32(const uint16_t *a, size_t n, float *o, cudaStream_t s);
 /* Top-k of each row of S [nb, T, n] -> val, idx [T, nb, k]. */
 void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx,
                     cudaStream_t s);
@@ -54,7 +55,7 @@ void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cuda
  * entry key (2j + half) * n + i). */
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                       const int *nruns, int maxruns, const int *se, const float *ds,
-                      const uint16_t *qn, int n, int h, int k, int dk, float *dkeys1,
+                      const float *qn, int n, int h, int k, int dk, float *dkeys1,
                       float *dkeys2, cudaStream_t s);
 /* BatchNorm backward: dgamma, dbeta [C] (always written) and dq [T, C] bf16;
  * gamma NULL: no affine part. */

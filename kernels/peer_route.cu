@@ -95,17 +95,17 @@ void peer_bn_stats(const float *q, int T, int C, float *mean, float *rstd, float
 }
 
 __global__ void k_bn_apply(const float *q, const float *mean, const float *rstd,
-                           const float *gamma, const float *beta, size_t total, int C, uint16_t *qn)
+                           const float *gamma, const float *beta, size_t total, int C, float *qn)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
         int c = (int)(i % C);
-        qn[i] = f2bf((q[i] - mean[c]) * rstd[c] * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f));
+        qn[i] = (q[i] - mean[c]) * rstd[c] * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
     }
 }
 
 void peer_bn_apply(const float *q, const float *mean, const float *rstd, const float *gamma,
-                   const float *beta, int T, int C, uint16_t *qn, cudaStream_t s)
+                   const float *beta, int T, int C, float *qn, cudaStream_t s)
 {
     size_t total = (size_t)T * C;
     int blocks = (int)((total + 255) / 256 < 8192 ? (total + 255) / 256 : 8192);
@@ -199,4 +199,16 @@ void peer_topk_combine(const float *val, const int *idx, int T, int h, int n, in
     long warps = (long)T * h;
     k_topk_combine<<<(unsigned)((warps * 32 + 255) / 256), 256, 0, s>>>(val, idx, T, h, n, k, ids,
                                                                         gates);
+}
+
+__global__ void k_bf16_to_f32(const uint16_t *a, size_t n, float *o)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        o[i] = __uint_as_float((uint32_t)a[i] << 16);
+}
+
+void peer_bf16_to_f32(const uint16_t *a, size_t n, float *o, cudaStream_t s)
+{
+    k_bf16_to_f32<<<(unsigned)((n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096), 256, 0, s>>>(a, n, o);
 }

@@ -70,7 +70,7 @@ void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cuda
 
 /* One warp per touched sub-key row: dK[row] = sum over entries ds_p qn_t[half]. */
 __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
-                              const int *nruns, const int *se, const float *ds, const uint16_t *qn,
+                              const int *nruns, const int *se, const float *ds, const float *qn,
                               int n, int h, int k, int dk, float *dkeys1, float *dkeys2)
 {
     const int w = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
@@ -84,12 +84,12 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
     for (int i = beg; i < end; i++) {
         const int p = se[i] >> 1, t = p / hk;
         const float dsp = ds[p];
-        const uint16_t *q = qn + (size_t)t * HD + (size_t)b * dk2;
+        const float *q = qn + (size_t)t * HD + (size_t)b * dk2;
 #pragma unroll
         for (int r = 0; r < 4; r++) {
             int c = r * 32 + lane;
             if (c < dk2)
-                acc[r] = fmaf(dsp, __uint_as_float((uint32_t)q[c] << 16), acc[r]);
+                acc[r] = fmaf(dsp, q[c], acc[r]);
         }
     }
 #pragma unroll
@@ -102,7 +102,7 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
 
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                       const int *nruns, int maxruns, const int *se, const float *ds,
-                      const uint16_t *qn, int n, int h, int k, int dk, float *dkeys1,
+                      const float *qn, int n, int h, int k, int dk, float *dkeys1,
                       float *dkeys2, cudaStream_t s)
 {
     const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + 255) / 256);

@@ -66,6 +66,16 @@ for _, E in ipairs(size.experts) do
   series[#series + 1] = {name = "E = " .. E, x = xs, y = ys}
 end
 body[#body + 1] = sweep.md_table(best, {"E", "run", "n_act", "tokens", "val_loss"}) .. "\n"
+-- where the minimum sits: bracketed by the widths, or at an edge of them
+local dmin, dmax = math.huge, 0
+for _, d in ipairs(size.d_model) do dmin, dmax = math.min(dmin, d), math.max(dmax, d) end
+for _, b in ipairs(best) do
+  if b.d_model == dmin or b.d_model == dmax then
+    body[#body + 1] = string.format("For E = %d the best run is the %s width (d_model %d): the " ..
+      "compute optimum lies at or beyond the edge of these widths, so the sweep does not bracket " ..
+      "it.\n\n", b.E, b.d_model == dmin and "smallest" or "largest", b.d_model)
+  end
+end
 body[#body + 1] = sw:plot("isoflop", {title = string.format("Validation loss at %g FLOPs", size.flops),
   xlabel = "active parameters N_act", ylabel = "validation loss (nats/byte)", logx = true,
   series = series}) .. "\n"

@@ -43,7 +43,7 @@ int main(void)
     ok(res.train_shards == (int)((res.train_tokens + 999) / 1000), "train shards of at most 1000 "
        "tokens (%d)", res.train_shards);
 
-    l720_corpus *ds = l720_corpus_open(out, &err);
+    l720_shards *ds = l720_shards_open(out, &err);
     ok(ds && ds->vocab == 256 && ds->n_train == res.train_shards && ds->n_val == res.val_shards,
        "the trainer reads the directory back: %s", ds ? "" : err.msg);
     /* the first val block is block 9 (f = 0.1): bytes [9*256, 10*256) of the text */
@@ -61,11 +61,11 @@ int main(void)
     ok(same, "training starts with the text itself");
     free(t0);
     double h = 0;
-    int hrc = l720_corpus_unigram_entropy(ds, 0, &h, &err);
+    int hrc = l720_shards_unigram_entropy(ds, 0, &h, &err);
     ok(hrc == 0 && fabs(h - res.unigram_entropy) < 1e-9,
        "entropy in meta and from the shards agree (%.4f nats)", h);
     ok(h > 2.5 && h < 4.0, "English text: unigram entropy %.3f nats/byte", h);
-    l720_corpus_free(ds);
+    l720_shards_free(ds);
 
     ok(l720_prepare_data(in, 1, out, &cfg, &res, &err) == 2 && strstr(err.msg, "already holds"),
        "refuses to mix with existing shards: %s", err.msg);

@@ -61,14 +61,14 @@ int main(void)
     remove(p_bad);
 
     /* a directory without val shards */
-    ok(!l720_corpus_open(dir, &err) && err.code == 2 && strstr(err.msg, "val"),
+    ok(!l720_shards_open(dir, &err) && err.code == 2 && strstr(err.msg, "val"),
        "missing val shards: %s", err.msg);
     ok(l720_shard_write(p_val, tok, 100, &err) == 0, "write a val shard");
-    l720_corpus *ds = l720_corpus_open(dir, &err);
+    l720_shards *ds = l720_shards_open(dir, &err);
     ok(ds && ds->n_train == 1 && ds->n_val == 1 && ds->vocab == 50257 &&
            ds->train_tokens[0] == N, "dataset: one train, one val, GPT-2 vocabulary by default");
     double h = 0;
-    ok(l720_corpus_unigram_entropy(ds, 0, &h, &err) == 0, "unigram entropy");
+    ok(l720_shards_unigram_entropy(ds, 0, &h, &err) == 0, "unigram entropy");
     ok(h > 5.4 && h < log(251) + 1e-9, "entropy of a near-uniform stream: %g", h);
 
     /* loader: permutation covers every window once per epoch */
@@ -135,7 +135,7 @@ int main(void)
     free(val);
     ok(!l720_loader_new(ds, 2000, 1, &err) && strstr(err.msg, "seq_len"), "a shard shorter than "
        "a window: %s", err.msg);
-    l720_corpus_free(ds);
+    l720_shards_free(ds);
 
     /* meta.json sets the vocabulary */
     char meta[256];
@@ -143,9 +143,9 @@ int main(void)
     fp = fopen(meta, "w");
     fputs("{\"tokenizer\":\"bytes\",\"vocab\":256}\n", fp);
     fclose(fp);
-    ds = l720_corpus_open(dir, &err);
+    ds = l720_shards_open(dir, &err);
     ok(ds && ds->vocab == 256, "meta.json vocabulary");
-    l720_corpus_free(ds);
+    l720_shards_free(ds);
     remove(meta);
     remove(p_train);
     remove(p_val);

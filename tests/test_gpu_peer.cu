@@ -7,15 +7,15 @@
  *   bf16 results (query, y, dx, every gradient)        rel. error <= 1e-2
  *   routing: the chosen k experts of each (token, head) score, in the
  *   reference, within 1e-5 of the reference's best k (exact up to ties)
- *   for the GPU's own bf16 query
+ *   for the GPU's own query
  *   determinism: a second forward + backward is bitwise identical.
  * Relative error: ||gpu - ref|| / ||ref|| over the whole tensor.
  * Without the BatchNorm affine part (the CPU trainer's layer), the trainer's
  * own PEER layer (trainer/peer.c, fp32) is also checked against the double
  * reference (same layouts, same function: rel. error <= 1e-4 for its
  * routing), and the GPU forward against the trainer's on the tokens whose
- * routing both chose identically (the GPU scores a bf16 query, the trainer an
- * fp32 one, so near-ties may go either way). */
+ * routing both chose identically (at least 90% of tokens: only near-ties
+ * within rounding may go either way). */
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -110,14 +110,6 @@ template <typename T> static vector<T> down(const T *d, size_t count)
     vector<T> h(count);
     CK(cudaMemcpy(h.data(), d, count * sizeof(T), cudaMemcpyDeviceToHost));
     return h;
-}
-static vector<double> down_bf(const uint16_t *d, size_t count)
-{
-    vector<uint16_t> b = down(d, count);
-    vector<double> o(count);
-    for (size_t i = 0; i < count; i++)
-        o[i] = h_bf2d(b[i]);
-    return o;
 }
 static vector<double> down_f(const float *d, size_t count)
 {
@@ -287,12 +279,11 @@ static void check_trainer(const peer_ref_dims &m, const std::string &pre, const 
         a.insert(a.end(), gpu_y.begin() + (size_t)t * m.d, gpu_y.begin() + (size_t)(t + 1) * m.d);
         b.insert(b.end(), y.begin() + (size_t)t * m.d, y.begin() + (size_t)(t + 1) * m.d);
     }
-    /* all h*k ids in the same order; the rest differ at near-ties, where the
-     * GPU's bf16 query and the trainer's fp32 one order scores differently
-     * (each side's choice is checked optimal for its own query above) */
+    /* all h*k ids in the same order; both score an fp32 query, so only
+     * near-ties (within summation-order rounding) may go either way */
     printf("# GPU and trainer routed %zu of %d tokens identically\n", tok, m.T);
-    check(tok * 4 >= (size_t)m.T, pre + "tokens routed identically by GPU and trainer (fraction)",
-          (double)tok / m.T, 0.25);
+    check(tok * 10 >= (size_t)m.T * 9, pre + "tokens routed identically by GPU and trainer (>= 0.9)",
+          (double)tok / m.T, 0.9);
     e = relerr(a, b);
     check(e <= 1e-2, pre + "GPU y vs trainer y (identically routed tokens)", e, 1e-2);
     l720_peer_free(tp);
@@ -384,9 +375,9 @@ static void run_config(const peer_ref_dims &m, bool affine)
     /* query and BatchNorm */
     vector<double> q, qn_ref, mean, var;
     peer_ref_query(m, x.h, wq.h, gamma, beta, q, qn_ref, mean, var);
-    vector<double> qn = down_bf(l720_peer_gpu_query(peer), (size_t)m.T * HD);
+    vector<double> qn = down_f(l720_peer_gpu_query(peer), (size_t)m.T * HD);
     double e = relerr(qn, qn_ref);
-    check(e <= 1e-2, pre + "query + BatchNorm (bf16)", e, 1e-2);
+    check(e <= 1e-5, pre + "query + BatchNorm (fp32)", e, 1e-5);
     vector<double> rm = down_f(d_rm, HD), rv = down_f(d_rv, HD), rm_ref(HD), rv_ref(HD), sd(HD);
     double num = 0.0, den = 0.0;
     for (int c = 0; c < HD; c++) {

@@ -124,7 +124,7 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
-static int read_vocab(l720_corpus *ds, const char *dir, l720_err *err)
+static int read_vocab(l720_shards *ds, const char *dir, l720_err *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/meta.json", dir);
@@ -146,9 +146,9 @@ static int read_vocab(l720_corpus *ds, const char *dir, l720_err *err)
     return 0;
 }
 
-l720_corpus *l720_corpus_open(const char *dir, l720_err *err)
+l720_shards *l720_shards_open(const char *dir, l720_err *err)
 {
-    l720_corpus *ds = calloc(1, sizeof *ds);
+    l720_shards *ds = calloc(1, sizeof *ds);
     DIR *d = opendir(dir);
     if (!ds || !d) {
         l720_err_set(err, L720_EINPUT, "%s: cannot open data directory: %s", dir,
@@ -170,14 +170,14 @@ l720_corpus *l720_corpus_open(const char *dir, l720_err *err)
     }
     closedir(d);
     if (bad) {
-        l720_corpus_free(ds);
+        l720_shards_free(ds);
         l720_err_set(err, L720_EFAIL, "out of memory");
         return NULL;
     }
     if (!ds->n_train || !ds->n_val) {
         l720_err_set(err, L720_EINPUT, "%s: no %s shards (*train*.bin and *val*.bin expected; "
                      "make them with llm720 prepare-data)", dir, ds->n_train ? "val" : "train");
-        l720_corpus_free(ds);
+        l720_shards_free(ds);
         return NULL;
     }
     qsort(ds->train, (size_t)ds->n_train, sizeof *ds->train, cmp_str);
@@ -185,7 +185,7 @@ l720_corpus *l720_corpus_open(const char *dir, l720_err *err)
     ds->train_tokens = calloc((size_t)ds->n_train, sizeof *ds->train_tokens);
     ds->val_tokens = calloc((size_t)ds->n_val, sizeof *ds->val_tokens);
     if (!ds->train_tokens || !ds->val_tokens) {
-        l720_corpus_free(ds);
+        l720_shards_free(ds);
         l720_err_set(err, L720_EFAIL, "out of memory");
         return NULL;
     }
@@ -195,13 +195,13 @@ l720_corpus *l720_corpus_open(const char *dir, l720_err *err)
     for (int i = 0; !rc && i < ds->n_val; i++)
         rc = l720_shard_check(ds->val[i], &ds->val_tokens[i], err);
     if (rc) {
-        l720_corpus_free(ds);
+        l720_shards_free(ds);
         return NULL;
     }
     return ds;
 }
 
-void l720_corpus_free(l720_corpus *ds)
+void l720_shards_free(l720_shards *ds)
 {
     if (!ds)
         return;
@@ -216,7 +216,7 @@ void l720_corpus_free(l720_corpus *ds)
     free(ds);
 }
 
-int l720_corpus_unigram_entropy(const l720_corpus *ds, size_t max_tokens, double *nats,
+int l720_shards_unigram_entropy(const l720_shards *ds, size_t max_tokens, double *nats,
                                  l720_err *err)
 {
     double *count = calloc((size_t)ds->vocab, sizeof *count);
@@ -251,7 +251,7 @@ int l720_corpus_unigram_entropy(const l720_corpus *ds, size_t max_tokens, double
 /* ---- loader ---- */
 
 struct l720_loader {
-    const l720_corpus *ds;
+    const l720_shards *ds;
     int T;
     uint64_t seed;
     l720_data_pos pos;
@@ -263,7 +263,7 @@ struct l720_loader {
     uint64_t loaded_epoch;
 };
 
-l720_loader *l720_loader_new(const l720_corpus *ds, int T, uint64_t seed, l720_err *err)
+l720_loader *l720_loader_new(const l720_shards *ds, int T, uint64_t seed, l720_err *err)
 {
     for (int s = 0; s < ds->n_train; s++)
         if (ds->train_tokens[s] < (size_t)T + 1) {
@@ -366,7 +366,7 @@ int l720_loader_next(l720_loader *ld, int B, int32_t *tokens, int32_t *targets, 
     return 0;
 }
 
-int32_t *l720_val_tokens(const l720_corpus *ds, int T, size_t max_windows, size_t *n_windows,
+int32_t *l720_val_tokens(const l720_shards *ds, int T, size_t max_windows, size_t *n_windows,
                          l720_err *err)
 {
     size_t total = 0;

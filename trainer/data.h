@@ -35,23 +35,23 @@ int l720_shard_check(const char *path, size_t *n, l720_err *err);
 uint16_t *l720_shard_read(const char *path, int vocab, size_t *n, l720_err *err);
 
 /* The shards of a data directory. */
-typedef struct l720_corpus {
+typedef struct l720_shards {
     int vocab;            /* from meta.json, else 50257 */
     int n_train, n_val;
     char **train;         /* [n_train] owned paths, name order */
     char **val;           /* [n_val] */
     size_t *train_tokens; /* [n_train] token counts (headers) */
     size_t *val_tokens;   /* [n_val] */
-} l720_corpus;
+} l720_shards;
 
 /* Lists and checks the shards of dir (headers and sizes; at least one train
  * and one val shard). */
-l720_corpus *l720_corpus_open(const char *dir, l720_err *err);
-void l720_corpus_free(l720_corpus *ds);
+l720_shards *l720_shards_open(const char *dir, l720_err *err);
+void l720_shards_free(l720_shards *ds);
 
 /* Unigram (order-0) entropy of the training tokens, nats per token, over at
  * most max_tokens of them (0: all). */
-int l720_corpus_unigram_entropy(const l720_corpus *ds, size_t max_tokens, double *nats,
+int l720_shards_unigram_entropy(const l720_shards *ds, size_t max_tokens, double *nats,
                                  l720_err *err);
 
 /* Where the loader stands: a pass (epoch) over the training shards in order;
@@ -67,7 +67,7 @@ typedef struct l720_data_pos {
 typedef struct l720_loader l720_loader;
 
 /* A loader of windows of T tokens over ds (not owned; must outlive it). */
-l720_loader *l720_loader_new(const l720_corpus *ds, int T, uint64_t seed, l720_err *err);
+l720_loader *l720_loader_new(const l720_shards *ds, int T, uint64_t seed, l720_err *err);
 void l720_loader_free(l720_loader *ld);
 l720_data_pos l720_loader_pos(const l720_loader *ld);
 int l720_loader_seek(l720_loader *ld, l720_data_pos pos, l720_err *err);
@@ -78,7 +78,7 @@ int l720_loader_next(l720_loader *ld, int B, int32_t *tokens, int32_t *targets, 
  * max_windows windows of T (+1) tokens. *n_windows receives the count (>= 1).
  * Evaluation reads them in order: a fixed set. Returns [n_windows * T + 1]
  * tokens, owned by the caller. */
-int32_t *l720_val_tokens(const l720_corpus *ds, int T, size_t max_windows, size_t *n_windows,
+int32_t *l720_val_tokens(const l720_shards *ds, int T, size_t max_windows, size_t *n_windows,
                          l720_err *err);
 
 #endif

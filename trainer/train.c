@@ -92,7 +92,7 @@ static int setup(l720_run *r, l720_err *err)
         rc = check_device(cfg, err);
     if (rc)
         return rc;
-    if (!(r->ds = l720_corpus_open(r->o->data_dir, err)))
+    if (!(r->ds = l720_shards_open(r->o->data_dir, err)))
         return err->code;
     if (cfg->vocab == 0)
         cfg->vocab = r->ds->vocab;
@@ -129,7 +129,7 @@ static int setup(l720_run *r, l720_err *err)
     r->touched = calloc((size_t)nt, sizeof *r->touched);
     if (!r->tokens || !r->targets || !r->touched)
         return l720_err_set(err, L720_EFAIL, "out of memory");
-    if ((rc = l720_corpus_unigram_entropy(r->ds, ENTROPY_MAX_TOKENS, &r->entropy, err)))
+    if ((rc = l720_shards_unigram_entropy(r->ds, ENTROPY_MAX_TOKENS, &r->entropy, err)))
         return rc;
     if (r->o->resume && (rc = restore(r, err)))
         return rc;
@@ -148,7 +148,7 @@ static void teardown(l720_run *r)
     l720_loader_free(r->loader);
     l720_adamw_free(r->opt);
     l720_model_free(r->model);
-    l720_corpus_free(r->ds);
+    l720_shards_free(r->ds);
 }
 
 static int nonfinite(l720_run *r, const char *what, double v, l720_err *err)

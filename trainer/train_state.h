@@ -15,7 +15,7 @@
 typedef struct l720_run {
     l720_train_cfg *cfg;
     const l720_train_opts *o;
-    l720_corpus *ds;
+    l720_shards *ds;
     l720_model *model;
     l720_adamw *opt;
     l720_loader *loader;
