@@ -167,14 +167,14 @@ int main(int argc, char **argv)
     float ms[32];
     int ns = l720_peer_gpu_stage_times(p, names, ms, 32);
     const int32_t *rid;
-    const float *du, *dv;
+    const uint16_t *du, *dv;
     int nt = 0;
     if (l720_peer_gpu_rows(p, &rid, &du, &dv, &nt, NULL, &err)) {
         fprintf(stderr, "bench_peer: %s\n", err.msg);
         return err.code;
     }
     /* bytes the expert part moves (x and dy gathers counted as L2 hits) */
-    const double row = d * 2.0, rowf = d * 4.0;
+    const double row = d * 2.0, rowf = d * 2.0; /* bf16 gradient rows */
     double b_act = nt * row, b_y = P * row, b_bwd = nt * row + nt * 2 * rowf, b_dx = P * row;
     double floor_b = nt * (4 * row + 2 * rowf); /* each touched row read once per pass, grads once */
     printf("touched experts %d of %zu (%.1f%%), %.2f pairs per touched expert\n", nt, N,
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
            med(fwd), med(bwd), reps, spread(tot));
     printf("expert-part bytes as implemented %.2f GB -> %.2f TB/s over the whole step\n",
            moved / 1e9, moved / 1e9 / mt);
-    printf("floor: touched rows read once per pass + fp32 row grads written once = %.2f GB = %.2f ms at 3.0 TB/s\n",
+    printf("floor: touched rows read once per pass + bf16 row grads written once = %.2f GB = %.2f ms at 3.0 TB/s\n",
            floor_b / 1e9, floor_b / 3.0e12 * 1e3);
     printf("peer_fwd_bwd_ms %.3f\n", mt);
     l720_peer_gpu_free(p);

@@ -29,7 +29,8 @@ struct l720_peer_gpu {
     float *q;                   /* [T, HD] query before BatchNorm */
     float *mean, *rstd;         /* [HD] */
     float *qn;                  /* [T, HD] after BatchNorm (fp32: it decides the routing) */
-    float *k32;                 /* [h, 2, n, dk/2] sub-keys in fp32 for the score products */
+    uint16_t *k3;               /* [h, 2, n, K3] sub-keys repeated for the split-query products */
+    uint16_t *qs;               /* [T, 2h, K3] query split into three bf16 parts */
     float *S;                   /* [2h, T, n] sub-key scores */
     float *tv;                  /* [T, 2h, k] */
     int *ti;                    /* [T, 2h, k] */
@@ -39,7 +40,7 @@ struct l720_peer_gpu {
     int *skey, *sp;             /* [P] sorted expert ids, pair ids */
     peer_runs er;               /* runs of experts */
     float *dc, *da, *ds;        /* [P] */
-    float *du, *dv;             /* [er.max, d] */
+    uint16_t *du, *dv;          /* [er.max, d] bf16 row gradients */
     float *dqn;                 /* [T, HD] */
     uint16_t *dq;               /* [T, HD] bf16 */
     int *k2, *k2s, *e2s;        /* [2P] sub-key entries: keys, sorted keys, sorted entries */
@@ -101,17 +102,19 @@ static int bits_for(long x)
     X(q, float, T * HD) X(mean, float, HD) X(rstd, float, HD) X(qn, float, T * HD)           \
     X(S, float, 2 * h * T * n) X(tv, float, T * 2 * h * k) X(ti, int, T * 2 * h * k)             \
     X(ids, int, P) X(gate, float, P) X(act, float, P) X(iota, int, 2 * P) X(skey, int, P)        \
-    X(sp, int, P) X(dc, float, P) X(da, float, P) X(ds, float, P) X(du, float, er_max * d)       \
-    X(dv, float, er_max * d) X(dqn, float, T * HD) X(dq, uint16_t, T * HD) X(k2, int, 2 * P)      \
+    X(sp, int, P) X(dc, float, P) X(da, float, P) X(ds, float, P) X(du, uint16_t, er_max * d)       \
+    X(dv, uint16_t, er_max * d) X(dqn, float, T * HD) X(dq, uint16_t, T * HD) X(k2, int, 2 * P)      \
     X(k2s, int, 2 * P) X(e2s, int, 2 * P) X(dxq, float, T * d)                        \
-    X(part, float, PEER_COL_RB * HD * 2) X(bnsum, float, 2 * HD) X(k32, float, HD * n)
+    X(part, float, PEER_COL_RB * HD * 2) X(bnsum, float, 2 * HD)                  \
+    X(k3, uint16_t, 2 * h * n * K3) X(qs, uint16_t, T * 2 * h * K3)
 
 #define PEER_LOCALS(m)                                                                             \
     const size_t T = (size_t)(m)->tokens, d = (size_t)(m)->d, n = (size_t)(m)->n,                 \
                  h = (size_t)(m)->heads, k = (size_t)(m)->topk, HD = h * (size_t)(m)->d_key;      \
-    const size_t P = T * h * k, N = n * n;                                                        \
+    const size_t P = T * h * k, N = n * n, K3 = PEER_K3((size_t)(m)->d_key / 2);                \
     const size_t er_max = P < N ? P : N, kr_max = 2 * P < 2 * h * n ? 2 * P : 2 * h * n;          \
     (void)er_max;                                                                                 \
+    (void)K3;                                                                                     \
     (void)kr_max
 
 static size_t cub_bytes_for(size_t P, size_t er_max)
@@ -268,13 +271,15 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
     peer_bn_apply(p->q, p->mean, p->rstd, w->gamma, w->beta, T, HD, p->qn, s);
     GPU_LAUNCHED();
     mark(p, "fwd query+BN", s);
-    /* S[b] = qn[:, b-th half-query] K[b]^T for b = 2j + half, in fp32 like the CPU trainer, so
-     * that both choose the same experts up to summation order */
-    const size_t nk = (size_t)2 * h * n * dk2;
-    peer_bf16_to_f32(w->keys, nk, p->k32, s);
+    /* S[b] = qn[:, b-th half-query] K[b]^T for b = 2j + half, at fp32 accuracy (split query,
+     * exact bf16 products, fp32 sums) like the CPU trainer's fp32 products, so that both choose
+     * the same experts up to summation order */
+    const int K3 = PEER_K3(dk2);
+    peer_repeat_keys(w->keys, (size_t)2 * h * n, dk2, K3, p->k3, s);
+    peer_split_query(p->qn, T, 2 * h, dk2, K3, p->qs, s);
     GPU_LAUNCHED();
-    if (l720_gemm_f32(p->gemm, 0, 1, T, n, dk2, 1.0f, p->qn, HD, dk2, p->k32, dk2, (long)n * dk2,
-                      0.0f, p->S, n, (long)T * n, 2 * h, s, err))
+    if (l720_gemm_bf16(p->gemm, 0, 1, T, n, K3, 1.0f, p->qs, 2L * h * K3, K3, p->k3, K3,
+                       (long)n * K3, 0.0f, p->S, n, (long)T * n, 2 * h, s, err))
         return err->code;
     mark(p, "fwd sub-key scores", s);
     peer_topk_rows(p->S, 2 * h, T, n, k, p->tv, p->ti, s);
@@ -346,7 +351,8 @@ const int32_t *l720_peer_gpu_ids(const l720_peer_gpu *p) { return p->ids; }
 const float *l720_peer_gpu_gates(const l720_peer_gpu *p) { return p->gate; }
 const float *l720_peer_gpu_query(const l720_peer_gpu *p) { return p->qn; }
 
-int l720_peer_gpu_rows(l720_peer_gpu *p, const int32_t **ids, const float **du, const float **dv,
+int l720_peer_gpu_rows(l720_peer_gpu *p, const int32_t **ids, const uint16_t **du,
+                       const uint16_t **dv,
                        int *n_touched, void *stream, l720_err *err)
 {
     GPU_CK(cudaMemcpyAsync(n_touched, p->er.n, sizeof(int), cudaMemcpyDeviceToHost,
@@ -358,7 +364,7 @@ int l720_peer_gpu_rows(l720_peer_gpu *p, const int32_t **ids, const float **du, 
     return 0;
 }
 
-int l720_peer_gpu_adamw_rows(l720_peer_gpu *p, const float *grad, float *master, float *m,
+int l720_peer_gpu_adamw_rows(l720_peer_gpu *p, const uint16_t *grad, float *master, float *m,
                              float *v, uint16_t *w16, int d, const l720_adamw_cfg *c, void *stream,
                              l720_err *err)
 {

@@ -68,10 +68,10 @@ void peer_gather_rows(const int *ids, const float *gate, const float *act, const
                                                    (uint4 *)out);
 }
 
-static __device__ inline void store8(float *dst, const float f[8])
+/* 8 columns of a gradient row, rounded to bf16, one 16-byte streaming store */
+static __device__ inline void store8(uint16_t *dst, const float f[8])
 {
-    __stcs((float4 *)dst, make_float4(f[0], f[1], f[2], f[3]));
-    __stcs((float4 *)(dst + 4), make_float4(f[4], f[5], f[6], f[7]));
+    __stcs((uint4 *)dst, pack8(f));
 }
 
 #define DISPATCH_CH(d, launch)                                                                     \
@@ -103,7 +103,7 @@ __global__ void __launch_bounds__(EXP_BLOCK) k_expert_rows(const int *run_off, c
                                                      const int *sp, const uint4 *w,
                                                      const uint4 *rows, int hk, const float *gate,
                                                      const float *act, float *o1, float *o2,
-                                                     float *grad)
+                                                     uint16_t *grad)
 {
     const int r = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
@@ -214,7 +214,7 @@ int peer_expert_act(const int *run_id, const int *run_off, const int *run_cnt, c
 int peer_expert_bwd(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
                     int maxruns, const int *sp, const uint16_t *v, const uint16_t *x,
                     const uint16_t *dy, int d, int hk, const float *gate, const float *act,
-                    float *dc, float *da, float *du, float *dv, cudaStream_t s)
+                    float *dc, float *da, uint16_t *du, uint16_t *dv, cudaStream_t s)
 {
     const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + EXP_BLOCK - 1) / EXP_BLOCK);
 #define L(CH)                                                                                      \

@@ -19,9 +19,12 @@
  *
  * Precision: X, Y, dY, dX, U, V, Wq, K in bf16 (uint16_t here, the top half
  * of an IEEE float); every sum accumulates in fp32; BatchNorm parameters and
- * all parameter gradients are fp32. The normalised query and the sub-key
- * scores are fp32 (full fp32 products): they decide the routing, which then
- * agrees with the fp32 CPU trainer's except at near-ties.
+ * the dense parameter gradients are fp32; the compact U/V row gradients are
+ * bf16 (fp32 sums rounded once; they are most of the bytes written). The
+ * normalised query and the sub-key scores are fp32-accurate (the query split
+ * into three bf16 parts, exact products with the bf16 keys, fp32 sums): they
+ * decide the routing, which then agrees with the fp32 CPU trainer's except
+ * at near-ties.
  *
  * Determinism: no atomics anywhere. The backward sorts the (token, expert)
  * pairs by expert with a stable radix sort; each touched row of U and V gets
@@ -107,19 +110,20 @@ const float *l720_peer_gpu_query(const l720_peer_gpu *p);
 
 /* Compact row gradients of the last backward (device pointers): touched
  * expert ids [n_touched] ascending, dU and dV rows [n_touched, d]. Reading
- * n_touched synchronises the stream. */
-int l720_peer_gpu_rows(l720_peer_gpu *p, const int32_t **ids, const float **du, const float **dv,
+ * n_touched synchronises the stream. The rows are bf16. */
+int l720_peer_gpu_rows(l720_peer_gpu *p, const int32_t **ids, const uint16_t **du,
+                       const uint16_t **dv,
                        int *n_touched, void *stream, l720_err *err);
 
 /* Lazy AdamW over the rows touched in the last backward, for one [N, d]
  * table: master (fp32), m, v (fp32) and the bf16 working copy w16 are
- * updated on those rows only; grad is the compact [n_touched, d] gradient.
+ * updated on those rows only; grad is the compact [n_touched, d] bf16 gradient.
  * step >= 1 is the global step (bias correction); decay is decoupled. */
 typedef struct l720_adamw_cfg {
     float lr, beta1, beta2, eps, weight_decay;
     int step;
 } l720_adamw_cfg;
-int l720_peer_gpu_adamw_rows(l720_peer_gpu *p, const float *grad, float *master, float *m,
+int l720_peer_gpu_adamw_rows(l720_peer_gpu *p, const uint16_t *grad, float *master, float *m,
                              float *v, uint16_t *w16, int d, const l720_adamw_cfg *cfg,
                              void *stream, l720_err *err);
 

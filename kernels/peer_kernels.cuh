@@ -22,6 +22,13 @@ void peer_col_partial(const float *q, const float *g, const float *mean, const f
 void peer_bn_apply(const float *q, const float *mean, const float *rstd, const float *gamma,
                    const float *beta, int T, int C, float *qn, cudaStream_t s);
 void peer_bf16_to_f32(const uint16_t *a, size_t n, float *o, cudaStream_t s);
+/* Scores at fp32 accuracy on the bf16 matrix units (peer_route.cu): qs [T, nb, K3] =
+ * the query qn [T, nb, dk2] split into three bf16 parts (then zeros), k3 [rows, K3]
+ * = the bf16 keys [rows, dk2] three times (then zeros); K3 = 3 dk2 rounded up to 8. */
+#define PEER_K3(dk2) ((3 * (dk2) + 7) / 8 * 8)
+void peer_split_query(const float *qn, int T, int nb, int dk2, int K3, uint16_t *qs, cudaStream_t s);
+void peer_repeat_keys(const uint16_t *keys, size_t rows, int dk2, int K3, uint16_t *k3,
+                      cudaStream_t s);
 /* Top-k of each row of S [nb, T, n] -> val, idx [T, nb, k]. */
 void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx,
                     cudaStream_t s);
@@ -38,12 +45,12 @@ int peer_expert_act(const int *run_id, const int *run_off, const int *run_cnt, c
  * gelu(act_p) (act != NULL) or gate_p; out bf16 [T, d]; add fp32 or NULL. */
 void peer_gather_rows(const int *ids, const float *gate, const float *act, const uint16_t *W,
                       int T, int d, int hk, const float *add, uint16_t *out, cudaStream_t s);
-/* Expert-major backward: du, dv [maxruns, d] (row r for run r), dc_p = dy.v,
+/* Expert-major backward: du, dv [maxruns, d] bf16 (row r for run r), dc_p = dy.v,
  * da_p = g gelu'(a) dc_p. */
 int peer_expert_bwd(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
                     int maxruns, const int *sp, const uint16_t *v, const uint16_t *x,
                     const uint16_t *dy, int d, int hk, const float *gate, const float *act,
-                    float *dc, float *da, float *du, float *dv, cudaStream_t s);
+                    float *dc, float *da, uint16_t *du, uint16_t *dv, cudaStream_t s);
 
 /* Routing backward per (t, head): ds [P] (score gradients) and dqn [T, HD]. */
 void peer_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
@@ -64,7 +71,7 @@ void peer_bn_bwd(const float *q, const float *mean, const float *rstd, const flo
                  float *part, cudaStream_t s);
 
 /* Lazy AdamW over rows ids[r] (r < *nrows) of an [N, d] table. */
-void peer_adamw_rows(const int *ids, const int *nrows, int maxrows, const float *grad,
+void peer_adamw_rows(const int *ids, const int *nrows, int maxrows, const uint16_t *grad,
                      float *master, float *m, float *v, uint16_t *w16, int d, float lr, float b1,
                      float b2, float eps, float wd, float bc1, float bc2, cudaStream_t s);
 

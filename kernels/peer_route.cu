@@ -147,7 +147,9 @@ void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int
     k_topk_rows<<<(unsigned)((warps * 32 + 255) / 256), 256, 0, s>>>(S, nb, T, n, k, val, idx);
 }
 
-/* One warp per (t, head): k*k <= 1024 candidate sums, 32 per lane. */
+/* One warp per (t, head): k*k <= 32*MAXP candidate sums, MAXP per lane
+ * (MAXP 8 when k <= 16: the ranking loops then skip 24 empty slots a lane). */
+template <int MAXP>
 __global__ void k_topk_combine(const float *val, const int *idx, int T, int h, int n, int k,
                                int *ids, float *gates)
 {
@@ -161,10 +163,10 @@ __global__ void k_topk_combine(const float *val, const int *idx, int T, int h, i
     const float r1 = lane < k ? val[o + lane] : 0.0f, r2 = lane < k ? val[o + k + lane] : 0.0f;
     const int q1 = lane < k ? idx[o + lane] : 0, q2 = lane < k ? idx[o + k + lane] : 0;
     const int iters = (k * k + 31) / 32;
-    float v[32];
-    int key[32];
+    float v[MAXP];
+    int key[MAXP];
 #pragma unroll
-    for (int i = 0; i < 32; i++) {
+    for (int i = 0; i < MAXP; i++) {
         v[i] = -INFINITY;
         key[i] = INT_MAX;
         if (i < iters) { /* warp-uniform */
@@ -182,7 +184,7 @@ __global__ void k_topk_combine(const float *val, const int *idx, int T, int h, i
     __shared__ float sm[8][TOPK_SMEM];
     float ov;
     int ok;
-    warp_topk_fast<32>(v, key, k, sm[threadIdx.x >> 5], &ov, &ok);
+    warp_topk_fast<MAXP>(v, key, k, sm[threadIdx.x >> 5], &ov, &ok);
     /* softmax over the k selected (lane 0 holds the maximum) */
     float mx = __shfl_sync(0xffffffffu, ov, 0);
     float e = lane < k ? expf(ov - mx) : 0.0f;
@@ -197,8 +199,11 @@ void peer_topk_combine(const float *val, const int *idx, int T, int h, int n, in
                        float *gates, cudaStream_t s)
 {
     long warps = (long)T * h;
-    k_topk_combine<<<(unsigned)((warps * 32 + 255) / 256), 256, 0, s>>>(val, idx, T, h, n, k, ids,
-                                                                        gates);
+    const unsigned blocks = (unsigned)((warps * 32 + 255) / 256);
+    if (k * k <= 8 * 32)
+        k_topk_combine<8><<<blocks, 256, 0, s>>>(val, idx, T, h, n, k, ids, gates);
+    else
+        k_topk_combine<32><<<blocks, 256, 0, s>>>(val, idx, T, h, n, k, ids, gates);
 }
 
 __global__ void k_bf16_to_f32(const uint16_t *a, size_t n, float *o)
@@ -211,4 +216,58 @@ __global__ void k_bf16_to_f32(const uint16_t *a, size_t n, float *o)
 void peer_bf16_to_f32(const uint16_t *a, size_t n, float *o, cudaStream_t s)
 {
     k_bf16_to_f32<<<(unsigned)((n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096), 256, 0, s>>>(a, n, o);
+}
+
+/* The sub-key scores on the bf16 matrix units at fp32 accuracy: each query
+ * element q is split into three bf16 parts hi + mid + lo (q - hi - mid - lo
+ * is below 2^-24 |q|), the keys (bf16 already) are repeated three times, so
+ * that one bf16 product with fp32 accumulation over K3 = 3 dk2 (padded with
+ * zeros to a multiple of 8) sums exact products of the split query. */
+__global__ void k_split_query(const float *qn, int T, int nb, int dk2, int K3, uint16_t *qs)
+{
+    const size_t total = (size_t)T * nb * dk2;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        const size_t row = i / dk2; /* t * nb + b: qn's layout is [T, nb, dk2] */
+        const int c = (int)(i % dk2);
+        const float v = qn[i];
+        const uint16_t hi = f2bf(v);
+        const float r1 = v - __uint_as_float((uint32_t)hi << 16);
+        const uint16_t mid = f2bf(r1);
+        const float r2 = r1 - __uint_as_float((uint32_t)mid << 16);
+        uint16_t *o = qs + row * K3;
+        o[c] = hi;
+        o[dk2 + c] = mid;
+        o[2 * dk2 + c] = f2bf(r2);
+        if (c < K3 - 3 * dk2)
+            o[3 * dk2 + c] = 0;
+    }
+}
+
+__global__ void k_repeat_keys(const uint16_t *keys, size_t rows, int dk2, int K3, uint16_t *k3)
+{
+    const size_t total = rows * K3;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        const size_t row = i / K3;
+        const int c = (int)(i % K3);
+        k3[i] = c < 3 * dk2 ? keys[row * dk2 + c % dk2] : (uint16_t)0;
+    }
+}
+
+static unsigned grid_for(size_t n)
+{
+    size_t b = (n + 255) / 256;
+    return (unsigned)(b < 8192 ? b : 8192);
+}
+
+void peer_split_query(const float *qn, int T, int nb, int dk2, int K3, uint16_t *qs, cudaStream_t s)
+{
+    k_split_query<<<grid_for((size_t)T * nb * dk2), 256, 0, s>>>(qn, T, nb, dk2, K3, qs);
+}
+
+void peer_repeat_keys(const uint16_t *keys, size_t rows, int dk2, int K3, uint16_t *k3,
+                      cudaStream_t s)
+{
+    k_repeat_keys<<<grid_for(rows * K3), 256, 0, s>>>(keys, rows, dk2, K3, k3);
 }

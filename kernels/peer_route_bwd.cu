@@ -151,7 +151,7 @@ void peer_bn_bwd(const float *q, const float *mean, const float *rstd, const flo
 }
 
 /* One block per touched row; blockDim = d/8 threads of 8 columns. */
-__global__ void k_adamw_rows(const int *ids, const int *nrows, const float *grad, float *master,
+__global__ void k_adamw_rows(const int *ids, const int *nrows, const uint16_t *grad, float *master,
                              float *m, float *v, uint16_t *w16, int d, float lr, float b1, float b2,
                              float eps, float wd, float bc1, float bc2)
 {
@@ -161,7 +161,7 @@ __global__ void k_adamw_rows(const int *ids, const int *nrows, const float *grad
     const size_t e = (size_t)ids[r];
     for (int c = threadIdx.x; c < d; c += blockDim.x) {
         const size_t i = e * d + c;
-        const float g = grad[(size_t)r * d + c];
+        const float g = __uint_as_float((uint32_t)grad[(size_t)r * d + c] << 16);
         const float mm = b1 * m[i] + (1.0f - b1) * g;
         const float vv = b2 * v[i] + (1.0f - b2) * g * g;
         m[i] = mm;
@@ -172,7 +172,7 @@ __global__ void k_adamw_rows(const int *ids, const int *nrows, const float *grad
     }
 }
 
-void peer_adamw_rows(const int *ids, const int *nrows, int maxrows, const float *grad,
+void peer_adamw_rows(const int *ids, const int *nrows, int maxrows, const uint16_t *grad,
                      float *master, float *m, float *v, uint16_t *w16, int d, float lr, float b1,
                      float b2, float eps, float wd, float bc1, float bc2, cudaStream_t s)
 {

@@ -116,6 +116,15 @@ static vector<double> down_f(const float *d, size_t count)
     vector<float> b = down(d, count);
     return vector<double>(b.begin(), b.end());
 }
+/* bf16 device values as floats (exact) */
+static vector<float> down_bf(const uint16_t *d, size_t count)
+{
+    vector<uint16_t> b = down(d, count);
+    vector<float> f(count);
+    for (size_t i = 0; i < count; i++)
+        f[i] = (float)h_bf2d(b[i]);
+    return f;
+}
 static float *dev_f(const vector<double> &h)
 {
     vector<float> f(h.begin(), h.end());
@@ -326,7 +335,7 @@ static void run_config(const peer_ref_dims &m, bool affine)
         }
         CK(cudaDeviceSynchronize());
         const int32_t *rid;
-        const float *du, *dv;
+        const uint16_t *du, *dv;
         int nt = 0;
         if (l720_peer_gpu_rows(peer, &rid, &du, &dv, &nt, NULL, &err)) {
             printf("Bail out! %s\n", err.msg);
@@ -337,8 +346,8 @@ static void run_config(const peer_ref_dims &m, bool affine)
         o.ids = down(l720_peer_gpu_ids(peer), P);
         o.gates = down(l720_peer_gpu_gates(peer), P);
         o.rows = down(rid, nt);
-        o.du = down(du, (size_t)nt * m.d);
-        o.dv = down(dv, (size_t)nt * m.d);
+        o.du = down_bf(du, (size_t)nt * m.d);
+        o.dv = down_bf(dv, (size_t)nt * m.d);
         o.dwq = down(g.wq, (size_t)m.d * HD);
         o.dkeys = down(g.keys, keys.h.size());
         if (affine) {
@@ -484,7 +493,7 @@ static void run_config(const peer_ref_dims &m, bool affine)
         CK(cudaMemcpy(d_w16, u.d, N * m.d * 2, cudaMemcpyDeviceToDevice));
         l720_adamw_cfg cfg = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 3};
         const int32_t *rid;
-        const float *gdu, *gdv;
+        const uint16_t *gdu, *gdv;
         int nt;
         if (l720_peer_gpu_rows(peer, &rid, &gdu, &gdv, &nt, NULL, &err) ||
             l720_peer_gpu_adamw_rows(peer, gdu, d_master, d_m, d_v, d_w16, m.d, &cfg, NULL, &err)) {
