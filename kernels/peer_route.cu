@@ -112,7 +112,10 @@ void peer_bn_apply(const float *q, const float *mean, const float *rstd, const f
     k_bn_apply<<<blocks, 256, 0, s>>>(q, mean, rstd, gamma, beta, total, C, qn);
 }
 
-/* One warp per row of S (n <= 1024: 32 values per lane). */
+/* One warp per row of S (n <= 1024: 32 values per lane). VEC (n a multiple
+ * of 4): 16-byte loads, lane l holding columns 128 i + 4 l .. +4 (the
+ * result depends only on the (value, column) pairs, not on where they sit). */
+template <bool VEC>
 __global__ void k_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx)
 {
     const int row = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
@@ -123,11 +126,28 @@ __global__ void k_topk_rows(const float *S, int nb, int T, int n, int k, float *
     const float *s = S + (size_t)row * n;
     float v[32];
     int key[32];
+    if (VEC) {
 #pragma unroll
-    for (int i = 0; i < 32; i++) {
-        int c = i * 32 + lane;
-        key[i] = c < n ? c : INT_MAX;
-        v[i] = c < n ? s[c] : -INFINITY;
+        for (int i = 0; i < 8; i++) {
+            const int c = i * 128 + lane * 4;
+            float4 f = make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+            if (c < n)
+                f = __ldcs((const float4 *)(s + c));
+            v[4 * i] = f.x;
+            v[4 * i + 1] = f.y;
+            v[4 * i + 2] = f.z;
+            v[4 * i + 3] = f.w;
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+                key[4 * i + q] = c < n ? c + q : INT_MAX;
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < 32; i++) {
+            int c = i * 32 + lane;
+            key[i] = c < n ? c : INT_MAX;
+            v[i] = c < n ? s[c] : -INFINITY;
+        }
     }
     __shared__ float sm[8][TOPK_SMEM];
     float ov;
@@ -144,7 +164,11 @@ void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int
                     cudaStream_t s)
 {
     long warps = (long)nb * T;
-    k_topk_rows<<<(unsigned)((warps * 32 + 255) / 256), 256, 0, s>>>(S, nb, T, n, k, val, idx);
+    const unsigned blocks = (unsigned)((warps * 32 + 255) / 256);
+    if (n % 4 == 0)
+        k_topk_rows<true><<<blocks, 256, 0, s>>>(S, nb, T, n, k, val, idx);
+    else
+        k_topk_rows<false><<<blocks, 256, 0, s>>>(S, nb, T, n, k, val, idx);
 }
 
 /* One warp per (t, head): k*k <= 32*MAXP candidate sums, MAXP per lane
