@@ -31,7 +31,8 @@ __global__ void k_route_bwd(const int *ids, const float *gate, const float *act,
         for (int c0 = 0; c0 < dk2; c0 += 32) { /* all lanes iterate: shuffles stay converged */
             const int c = c0 + lane;
             float acc = 0.0f;
-            for (int sl = 0; sl < k; sl++) {
+#pragma unroll 8
+            for (int sl = 0; sl < k; sl++) { /* unrolled: the k key-row loads issue together */
                 const float dss = __shfl_sync(0xffffffffu, dsl, sl);
                 const int ids_ = __shfl_sync(0xffffffffu, id, sl);
                 const int ih = half ? ids_ % n : ids_ / n;
@@ -68,7 +69,11 @@ void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cuda
     k_subkey_keys<<<blocks, 256, 0, s>>>(ids, P, h, n, k, key);
 }
 
-/* One warp per touched sub-key row: dK[row] = sum over entries ds_p qn_t[half]. */
+/* One warp per touched sub-key row: dK[row] = sum over entries ds_p qn_t[half],
+ * in entry order. The entries' tokens and ds are fetched 32 at a time, one per
+ * lane, and broadcast, so that SUBKEY_UNROLL query rows are loaded together
+ * (a touched sub-key has ~T h k / (h n) entries: 512 at T 32,768, k 16, n 1024). */
+#define SUBKEY_UNROLL 8
 __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                               const int *nruns, const int *se, const float *ds, const float *qn,
                               int n, int h, int k, int dk, float *dkeys)
@@ -81,15 +86,39 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
     const int b = row / n, dk2 = dk / 2, HD = h * dk, hk = h * k;
     float *dst = dkeys + (size_t)row * dk2;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* dk2 <= 128 */
-    for (int i = beg; i < end; i++) {
-        const int p = se[i] >> 1, t = p / hk;
-        const float dsp = ds[p];
-        const float *q = qn + (size_t)t * HD + (size_t)b * dk2;
+    for (int base = beg; base < end; base += 32) {
+        const int m = min(32, end - base);
+        int myt = 0;
+        float myd = 0.0f;
+        if (lane < m) {
+            const int p = se[base + lane] >> 1;
+            myt = p / hk;
+            myd = ds[p];
+        }
+        for (int j = 0; j < m; j += SUBKEY_UNROLL) {
+            float qv[SUBKEY_UNROLL][4], dj[SUBKEY_UNROLL];
 #pragma unroll
-        for (int r = 0; r < 4; r++) {
-            int c = r * 32 + lane;
-            if (c < dk2)
-                acc[r] = fmaf(dsp, q[c], acc[r]);
+            for (int u = 0; u < SUBKEY_UNROLL; u++) {
+                const int t = __shfl_sync(0xffffffffu, myt, (j + u) & 31);
+                dj[u] = __shfl_sync(0xffffffffu, myd, (j + u) & 31);
+                const float *q = qn + (size_t)t * HD + (size_t)b * dk2;
+#pragma unroll
+                for (int r = 0; r < 4; r++) {
+                    const int c = r * 32 + lane;
+                    qv[u][r] = j + u < m && c < dk2 ? q[c] : 0.0f;
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < SUBKEY_UNROLL; u++) {
+                if (j + u >= m)
+                    break;
+#pragma unroll
+                for (int r = 0; r < 4; r++) {
+                    const int c = r * 32 + lane;
+                    if (c < dk2)
+                        acc[r] = fmaf(dj[u], qv[u][r], acc[r]);
+                }
+            }
         }
     }
 #pragma unroll
