@@ -43,5 +43,5 @@ cd "$build"
 make -s -j"$jobs"
 case "$job" in
     check|sanitizers) make -s -j"$jobs" check ;;
-    demo) ./llm720 run ../scripts/demo.lua ;;
+    demo) cd .. && "$build/llm720" run scripts/demo.lua ;;
 esac

@@ -15,7 +15,7 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/peer.h"
+#include "kernels/peer_gpu.h"
 
 #define CK(call)                                                                                   \
     do {                                                                                           \
@@ -102,14 +102,14 @@ int main(int argc, char **argv)
     uint16_t *x = rand_bf16(T * d, 1.0f, 1), *dy = rand_bf16(T * d, 1.0f, 2);
     uint16_t *wq = rand_bf16(d * HD, 1.0f / 32, 3), *keys = rand_bf16(HD * m.n, 0.125f, 4);
     uint16_t *u = rand_bf16(N * d, 1.0f / 32, 5), *v = rand_bf16(N * d, 1.0f / 32, 6);
-    float *gamma = const_f(HD, 1.0f), *beta = const_f(HD, 0.0f), *rm = const_f(HD, 0.0f),
-          *rv = const_f(HD, 1.0f);
+    float *rm = const_f(HD, 0.0f), *rv = const_f(HD, 1.0f);
     uint16_t *y, *dx;
     CK(cudaMalloc(&y, T * d * 2));
     CK(cudaMalloc(&dx, T * d * 2));
     l720_peer_grads g;
     CK(cudaMalloc(&g.wq, d * HD * 4));
     CK(cudaMalloc(&g.keys, HD * m.n * 4));
+    float *gamma = const_f(HD, 1.0f), *beta = const_f(HD, 0.0f);
     CK(cudaMalloc(&g.gamma, HD * 4));
     CK(cudaMalloc(&g.beta, HD * 4));
     l720_peer_weights w = {wq, keys, gamma, beta, u, v, rm, rv, 0.1f};

@@ -4,7 +4,7 @@
 # Prints both, the ratio, and last: peer_fwd_bwd_ms VALUE.
 # Run from the source root on a machine with a GPU: sh bench/peer_gpu.sh [bench_peer options]
 set -e
-B=${BUILD:-build-gpu}
+B=${BUILD:-_build-gpu}
 mkdir -p "$B"
 nvcc -std=c++17 -O3 -arch=sm_90 -I. -Icommon -o "$B/bench_peer" bench/bench_peer.cu \
     kernels/peer.cu kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu \

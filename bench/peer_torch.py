@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """peer_torch.py: a plain PyTorch PEER layer (product keys, BatchNorm query,
 embedding gathers, autograd), the baseline for bench_peer. Same shape and
-function as kernels/peer.h. Times forward + backward with CUDA events, median
+function as kernels/peer_gpu.h. Times forward + backward with CUDA events, median
 of --reps after --warmup, in fp32 and in bf16 autocast, and prints
   torch_peer_fp32_ms VALUE
   torch_peer_bf16_ms VALUE

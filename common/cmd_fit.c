@@ -16,6 +16,18 @@ static void report(FILE *out, const l720_fit_job *j)
     fprintf(out, "law %s: %s\n", law->name, law->form);
     fprintf(out, "points %zu (held out %zu, NaN skipped %zu, filtered %zu, dropped %zu)\n", j->ntrain,
             j->nheld, j->set->skipped_nan, j->set->filtered, j->set->dropped);
+    for (size_t g = 0; g < j->ngroups; g++) {
+        fprintf(out, "E = %g: %zu points, %zu held out, objective %.6g:", j->groups[g].E,
+                j->groups[g].ntrain, j->groups[g].nheld, j->groups[g].fit.objective);
+        for (size_t i = 0; i < law->np; i++)
+            fprintf(out, " %s %.5g", law->param_names[i], j->groups[g].fit.params[i]);
+        fprintf(out, "\n");
+    }
+    if (j->per_expert) {
+        fprintf(out, "objective (sum over expert counts) %.9g; starts %zu, converged %zu\n",
+                f->objective, f->starts, f->converged);
+        goto rmse;
+    }
     for (size_t i = 0; i < law->np; i++) {
         fprintf(out, "  %-8s %14.6g", law->param_names[i], f->params[i]);
         if (j->boot.B)
@@ -23,13 +35,20 @@ static void report(FILE *out, const l720_fit_job *j)
         fprintf(out, "\n");
     }
     fprintf(out, "objective %.9g (%s, delta %g)\n", f->objective, j->loss, j->delta);
-    fprintf(out, "starts %zu, converged %zu, best start %zu, %zu ended at the best; "
+    if (!j->given) {
+        fprintf(out, "best start %zu at", f->best_start);
+        for (size_t i = 0; i < law->np; i++)
+            fprintf(out, " %s=%g", law->fit_names[i], f->start_theta[i]);
+        fprintf(out, "\n");
+    }
+    fprintf(out, "starts %zu, converged %zu, %zu ended at the best; "
                  "best %zu ends differ by %.2g in objective, %.2g in parameters (relative)\n",
-            f->starts, f->converged, f->best_start, f->at_best, f->top, f->top_objective_spread,
+            f->starts, f->converged, f->at_best, f->top, f->top_objective_spread,
             f->top_param_spread);
     if (j->boot.B)
         fprintf(out, "bootstrap %zu resamples (%zu converged), seed %ld\n", j->boot.B, j->boot.ok,
                 j->seed);
+rmse:
     fprintf(out, "rmse train %.6g", j->rmse_train);
     if (j->nheld)
         fprintf(out, ", held out %.6g", j->rmse_holdout);
@@ -80,6 +99,8 @@ int l720_cmd_fit(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
     if (!j.data[0] && npos > 0)
         return l720_err_set(err, L720_EINPUT, "fit: files given without --data");
     j.ndata = j.data[0] ? 1 + npos : 0;
+    if (out && j.per_expert)
+        return l720_err_set(err, L720_EINPUT, "--out writes one law; it does not go with --per-expert");
     rc = l720_fit_job_run(&j, err);
     if (!rc && out)
         rc = write_law(&j, out, err);

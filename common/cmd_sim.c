@@ -16,7 +16,7 @@
 #define UNSET LONG_MIN
 
 typedef struct sim_args {
-    const char *hardware, *routing, *policy, *prefetch, *transfer, *sweep, *output, *csv;
+    const char *hardware, *routing, *policy, *prefetch, *transfer, *sweep, *output, *csv, *access;
     long layers, experts, heads, topk, batch, steps, warmup, concurrency, seed;
     double expert_bytes, cache_bytes, cache_fraction, reuse, compute_seconds, dense_flops,
         bytes_per_param, row_bytes;
@@ -31,7 +31,7 @@ static void sweep_progress(size_t done, size_t total, void *ctx)
 
 /* Fills cfg from the arguments (the trace, when there is one, gives the
  * shape that was not given). */
-static int build_config(const sim_args *a, l720_sim_config *cfg, l720_trace **trace,
+static int build_config(const sim_args *a, l720_sim_config *cfg, l720_route_trace **trace,
                         l720_sim_sweep *sw, l720_err *err)
 {
     int rc;
@@ -53,8 +53,15 @@ static int build_config(const sim_args *a, l720_sim_config *cfg, l720_trace **tr
     else
         return l720_err_set(err, L720_EINPUT,
                             "sim: --transfer: expected copy or zerocopy, got '%s'", a->transfer);
+    if (!strcmp(a->access, "token"))
+        cfg->access = L720_ACCESS_TOKEN;
+    else if (!strcmp(a->access, "grouped"))
+        cfg->access = L720_ACCESS_GROUPED;
+    else
+        return l720_err_set(err, L720_EINPUT,
+                            "sim: --access: expected token or grouped, got '%s'", a->access);
     if (trace_path) {
-        if (!(*trace = l720_trace_read(trace_path, err)))
+        if (!(*trace = l720_route_trace_read(trace_path, err)))
             return err->code;
         cfg->trace = *trace;
         cfg->layers = (*trace)->layers;
@@ -124,7 +131,8 @@ static void print_report(FILE *out, const l720_sim_config *c, const l720_sim_res
             r->token_miss_probability, K, m->independent_token_miss,
             m->independent_token_miss - r->token_miss_probability, K, m->paper_p_miss,
             m->paper_p_miss - r->token_miss_probability, m->paper_exp_claim);
-    fprintf(out, "  bytes streamed          %.4g   (%.0f transfers, prefetched %.4g, wasted %.4g)\n",
+    fprintf(out,
+            "  bytes streamed          %.4g   (%.0f transfers, prefetched %.4g, wasted %.4g)\n",
             r->bytes_streamed, r->transfers, r->prefetch_bytes, r->wasted_bytes);
     fprintf(out, "  link utilisation        %.4f\n", r->link_utilization);
     fprintf(out, "  stall                   %.6g s of %.6g s (compute %.6g s)\n", r->stall_seconds,
@@ -165,9 +173,12 @@ static void print_sweep(FILE *out, const cJSON *sweep)
 
 int l720_cmd_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    sim_args a = {"h100-sxm", "zipf:0.9", "lru", "none", "copy", NULL, NULL, NULL,
-                  UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, 1,
-                  NAN, NAN, NAN, 0, 0, 0, 2, 0, 0, 0};
+    sim_args a = {.hardware = "h100-sxm", .routing = "zipf:0.9", .policy = "lru",
+                  .prefetch = "none", .transfer = "copy", .access = "token",
+                  .layers = UNSET, .experts = UNSET, .heads = UNSET, .topk = UNSET,
+                  .batch = UNSET, .steps = UNSET, .warmup = UNSET, .concurrency = UNSET,
+                  .seed = 1, .expert_bytes = NAN, .cache_bytes = NAN, .cache_fraction = NAN,
+                  .bytes_per_param = 2};
     const l720_opt opts[] = {
         {"hardware", L720_OPT_STRING, &a.hardware, "NAME", "hardware profile (default h100-sxm)"},
         {"layers", L720_OPT_INT, &a.layers, "L", "routed MoE layers (default 1)"},
@@ -190,11 +201,14 @@ int l720_cmd_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
          "the B tokens of a step are B sequences (for --reuse)"},
         {"policy", L720_OPT_STRING, &a.policy, "P",
          "lru | lfu | fifo | random | static | belady; a list with --sweep (default lru)"},
+        {"access", L720_OPT_STRING, &a.access, "A",
+         "token (accesses in turn) | grouped (each expert once per layer-step) (default token)"},
         {"prefetch", L720_OPT_STRING, &a.prefetch, "X",
          "none | oracle[:AHEAD] | predict:Q[:AHEAD] (default none)"},
         {"transfer", L720_OPT_STRING, &a.transfer, "T",
          "copy (one copy per expert) | zerocopy (gathered reads) (default copy)"},
-        {"concurrency", L720_OPT_INT, &a.concurrency, "n", "copies in flight (default 1)"},
+        {"concurrency", L720_OPT_INT, &a.concurrency, "n",
+         "streams of copies, capped by the profile's copy engines (default 1)"},
         {"compute-seconds", L720_OPT_DOUBLE, &a.compute_seconds, "S",
          "compute time of one layer-step (default: roofline)"},
         {"dense-flops", L720_OPT_DOUBLE, &a.dense_flops, "F",
@@ -224,7 +238,7 @@ int l720_cmd_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
         return rc;
     l720_sim_config cfg;
     l720_sim_sweep sw = {0};
-    l720_trace *trace = NULL;
+    l720_route_trace *trace = NULL;
     cJSON *res = NULL;
     if ((rc = build_config(&a, &cfg, &trace, &sw, err)))
         goto done;
@@ -268,6 +282,6 @@ int l720_cmd_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
     res = NULL;
 done:
     cJSON_Delete(res);
-    l720_trace_free(trace);
+    l720_route_trace_free(trace);
     return rc;
 }

@@ -53,6 +53,35 @@ static int positive(const cJSON *o, const char *key, const char *where, double *
     return 0;
 }
 
+/* An optional list of [x, y] pairs, both positive, x ascending (at most
+ * L720_HW_MAX_POINTS), into xs, ys, *n. */
+static int read_curve(const cJSON *m, const char *key, const char *path, double *xs, double *ys,
+                      size_t *n, l720_err *err)
+{
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(m, key);
+    char field[64];
+    snprintf(field, sizeof field, "measured.%s", key);
+    if (!g)
+        return 0;
+    if (!cJSON_IsArray(g) || cJSON_GetArraySize(g) > L720_HW_MAX_POINTS)
+        return l720_err_at(err, L720_EINPUT, path, 0, field,
+                           "expected a list of at most %d [x, y] pairs", L720_HW_MAX_POINTS);
+    const cJSON *p;
+    cJSON_ArrayForEach(p, g)
+    {
+        const cJSON *a = cJSON_GetArrayItem(p, 0), *b = cJSON_GetArrayItem(p, 1);
+        if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 2 || !cJSON_IsNumber(a) ||
+            !cJSON_IsNumber(b) || !(a->valuedouble > 0) || !(b->valuedouble > 0) ||
+            (*n && a->valuedouble <= xs[*n - 1]))
+            return l720_err_at(err, L720_EINPUT, path, 0, field,
+                               "point %zu: expected [x, y], positive, x ascending", *n + 1);
+        xs[*n] = a->valuedouble;
+        ys[*n] = b->valuedouble;
+        (*n)++;
+    }
+    return 0;
+}
+
 int l720_hardware_load(const char *name, l720_hardware *hw, l720_err *err)
 {
     memset(hw, 0, sizeof *hw);
@@ -122,33 +151,19 @@ int l720_hardware_load(const char *name, l720_hardware *hw, l720_err *err)
             (rc = l720_json_number_opt(m, "zero_copy_latency", path, &hw->zero_copy_latency,
                                        err)))
             goto done;
-        const cJSON *g = cJSON_GetObjectItemCaseSensitive(m, "gather");
-        if (g) {
-            if (!cJSON_IsArray(g) || cJSON_GetArraySize(g) > L720_HW_MAX_POINTS) {
-                rc = l720_err_at(err, L720_EINPUT, path, 0, "measured.gather",
-                                 "expected a list of at most %d [row_bytes, bytes_per_second] pairs",
-                                 L720_HW_MAX_POINTS);
-                goto done;
-            }
-            const cJSON *p;
-            cJSON_ArrayForEach(p, g)
-            {
-                const cJSON *a = cJSON_GetArrayItem(p, 0), *b = cJSON_GetArrayItem(p, 1);
-                if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 2 || !cJSON_IsNumber(a) ||
-                    !cJSON_IsNumber(b) || !(a->valuedouble > 0) || !(b->valuedouble > 0) ||
-                    (hw->n_gather &&
-                     a->valuedouble <= hw->gather_row_bytes[hw->n_gather - 1])) {
-                    rc = l720_err_at(err, L720_EINPUT, path, 0, "measured.gather",
-                                     "point %zu: expected [row_bytes, bytes_per_second], positive, "
-                                     "row sizes ascending",
-                                     hw->n_gather + 1);
-                    goto done;
-                }
-                hw->gather_row_bytes[hw->n_gather] = a->valuedouble;
-                hw->gather_bandwidth[hw->n_gather] = b->valuedouble;
-                hw->n_gather++;
-            }
+        double channels = 0;
+        if ((rc = read_curve(m, "gather", path, hw->gather_row_bytes, hw->gather_bandwidth,
+                             &hw->n_gather, err)) ||
+            (rc = read_curve(m, "copy_streams_4k", path, hw->copy_streams,
+                             hw->copy_streams_seconds, &hw->n_copy_streams, err)) ||
+            (rc = l720_json_number_opt(m, "copy_channels", path, &channels, err)))
+            goto done;
+        if (channels < 0 || channels != (int)channels) {
+            rc = l720_err_at(err, L720_EINPUT, path, 0, "measured.copy_channels",
+                             "expected a whole number >= 0");
+            goto done;
         }
+        hw->copy_channels = (int)channels;
     }
 done:
     cJSON_Delete(j);
@@ -171,4 +186,21 @@ double l720_hardware_gather_bandwidth(const l720_hardware *hw, double row_bytes)
     double y0 = log(hw->gather_bandwidth[i - 1]), y1 = log(hw->gather_bandwidth[i]);
     double t = (log(row_bytes) - x0) / (x1 - x0);
     return exp(y0 + t * (y1 - y0));
+}
+
+double l720_hardware_copy_seconds(const l720_hardware *hw, double streams)
+{
+    size_t n = hw->n_copy_streams;
+    if (n == 0)
+        return 0;
+    if (streams <= hw->copy_streams[0])
+        return hw->copy_streams_seconds[0];
+    if (streams >= hw->copy_streams[n - 1])
+        return hw->copy_streams_seconds[n - 1];
+    size_t i = 1;
+    while (hw->copy_streams[i] < streams)
+        i++;
+    double x0 = hw->copy_streams[i - 1], x1 = hw->copy_streams[i];
+    double y0 = hw->copy_streams_seconds[i - 1], y1 = hw->copy_streams_seconds[i];
+    return y0 + (y1 - y0) * (streams - x0) / (x1 - x0);
 }

@@ -30,6 +30,10 @@ typedef struct l720_hardware {
     size_t n_gather;          /* points of the zero-copy gather curve */
     double gather_row_bytes[L720_HW_MAX_POINTS]; /* ascending */
     double gather_bandwidth[L720_HW_MAX_POINTS]; /* bytes/s at that row size */
+    int copy_channels;        /* copy engines that serve host->device copies (0: unknown) */
+    size_t n_copy_streams;    /* points of the 4 KB copy curve */
+    double copy_streams[L720_HW_MAX_POINTS];      /* ascending stream counts */
+    double copy_streams_seconds[L720_HW_MAX_POINTS]; /* per-copy time of 4 KB copies over them */
     int measured;             /* 1 when the profile carries measurements from a real device */
 } l720_hardware;
 
@@ -45,5 +49,10 @@ void l720_hardware_names(char *buf, size_t n);
  * between measured points, clamped at the ends; without a curve, the link
  * bandwidth. */
 double l720_hardware_gather_bandwidth(const l720_hardware *hw, double row_bytes);
+
+/* Per-copy time of back-to-back 4 KB copies spread over `streams` streams
+ * (measured.copy_streams_4k), interpolated linearly and clamped at the ends;
+ * 0 when the profile has no such curve. */
+double l720_hardware_copy_seconds(const l720_hardware *hw, double streams);
 
 #endif

@@ -1,6 +1,7 @@
 # data/: hardware profiles and law files, installed to $(pkgdatadir)/data.
 nobase_dist_pkgdata_DATA += \
 	data/README.md data/laws/joint_moe_ludziejewski2025.json \
+	data/laws/chinchilla_hoffmann2022.json data/laws/chinchilla_epoch2024.json \
 	data/hardware/rtx4090.json data/hardware/h100-sxm.json data/hardware/h200.json \
 	data/hardware/8xh100.json data/hardware/gh200.json
 nobase_dist_pkgdata_DATA += \

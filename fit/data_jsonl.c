@@ -83,6 +83,7 @@ static int on_line(const cJSON *obj, long line, void *vctx, l720_err *err)
     double D = c->key[1] ? v[1] : v[2] / (6 * v[0]);
     l720_point p = l720_point_make(v[0], D, v[3], v[4], v[5]);
     p.w = v[6];
+    p.run = c->d->nruns; /* a file is one run */
     c->evals++;
     if (c->s->all_evals)
         return l720_dataset_push(c->d, p, err);
@@ -108,6 +109,8 @@ int l720_data_read_jsonl(l720_dataset *d, const char *path, const l720_data_spec
         rc = l720_err_set(err, L720_EINPUT, "%s: no evaluations in this run log", path);
     if (!rc && c.evals > 0 && !s->all_evals)
         rc = l720_dataset_push(d, c.last, err);
+    if (!rc && c.evals > 0)
+        d->nruns++;
     free(buf);
     return rc;
 }

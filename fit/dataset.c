@@ -184,7 +184,32 @@ int l720_dataset_load(const l720_data_spec *s, l720_dataset **out, l720_err *err
     for (size_t i = 0; i < s->nfiles && !rc; i++) {
         const char *f = s->files[i];
         struct stat st;
-        if (stat(f, &st)) {
+        if (stat(f, &st) && strchr(f, ',')) { /* "a.jsonl,b.jsonl" (a Lua list): each in turn */
+            char *copy = strdup(f), *save = NULL;
+            l720_data_spec one = *s;
+            for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && !rc;
+                 t = strtok_r(NULL, ",", &save)) {
+                const char *files[1] = {t};
+                l720_dataset *part;
+                one.files = files;
+                one.nfiles = 1;
+                one.drop_highest = 0;
+                if (!(rc = l720_dataset_load(&one, &part, err))) {
+                    for (size_t k = 0; k < part->n && !rc; k++) {
+                        if (part->pts[k].run >= 0)
+                            part->pts[k].run += d->nruns;
+                        rc = l720_dataset_push(d, part->pts[k], err);
+                    }
+                    d->nruns += part->nruns;
+                    d->skipped_nan += part->skipped_nan;
+                    d->filtered += part->filtered;
+                    l720_dataset_free(part);
+                }
+            }
+            if (!copy)
+                rc = l720_err_set(err, L720_EFAIL, "out of memory");
+            free(copy);
+        } else if (stat(f, &st)) {
             rc = l720_err_set(err, L720_EINPUT, "%s: no such file or folder", f);
         } else if (S_ISDIR(st.st_mode)) {
             size_t found = 0;

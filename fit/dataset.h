@@ -3,7 +3,8 @@
  *
  * Roles: N (parameters), D (tokens), C (training FLOPs; with C and no D,
  * D = C / (6 N)), E (experts, 1 when absent), G (granularity, 1 when absent),
- * L (loss), W (weight, 1 when absent). Every value must be a positive finite
+ * L (loss), W (weight, 1 when absent), R (run id, any text: the rows of one
+ * run's checkpoints; holdout and bootstrap then take whole runs). Every value must be a positive finite
  * number (E >= 1); a bad one is an error naming FILE:LINE and the field. */
 #ifndef L720_DATASET_H
 #define L720_DATASET_H
@@ -14,7 +15,8 @@
 #include "law.h"
 
 typedef struct l720_data_spec {
-    const char *const *files; /* [nfiles] CSV files, .jsonl files, or folders of .jsonl */
+    const char *const *files; /* [nfiles] CSV files, .jsonl files, folders of .jsonl, or
+                                 "a,b" lists of them (a Lua list arrives comma-joined) */
     size_t nfiles;
     const char *columns;  /* "ROLE=column,..." (CSV) or "ROLE=key,..." (JSONL); NULL: defaults */
     const char *where;    /* CSV row filter: "col=v,col>v;..." (',' and, ';' or) */
@@ -31,6 +33,7 @@ typedef struct l720_dataset {
     size_t skipped_nan; /* rows skipped for a NaN loss */
     size_t filtered;    /* rows removed by --where */
     size_t dropped;     /* rows removed by --drop-highest */
+    long nruns;         /* distinct run ids given to points (0: points are not grouped) */
 } l720_dataset;
 
 int l720_dataset_load(const l720_data_spec *s, l720_dataset **out, l720_err *err);

@@ -29,6 +29,8 @@ void l720_fit_job_clear(l720_fit_job *j)
     l720_dataset_free(j->set);
     free(j->train);
     free(j->held);
+    free(j->groups);
+    j->groups = NULL;
     j->set = NULL;
     j->train = j->held = NULL;
 }
@@ -40,9 +42,85 @@ static int check_options(const l720_fit_job *j, l720_err *err)
     if (j->bootstrap < 0 || j->bootstrap > 1000000)
         return l720_err_set(err, L720_EINPUT, "--bootstrap: expected 0..1000000 resamples, got %ld",
                             j->bootstrap);
+    if (j->per_expert && j->bootstrap)
+        return l720_err_set(err, L720_EINPUT, "--per-expert and --bootstrap do not go together");
     if (j->seed < 0)
         return l720_err_set(err, L720_EINPUT, "--seed: expected a seed >= 0, got %ld", j->seed);
     return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Indices of idx[0..n) whose point has expert count E, into out; returns the count. */
+static size_t select_e(const l720_point *pts, const size_t *idx, size_t n, double E, size_t *out)
+{
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++)
+        if (pts[idx[k]].E == E)
+            out[m++] = idx[k];
+    return m;
+}
+
+static double sum_sq(const l720_law *law, const double *theta, const l720_point *pts,
+                     const size_t *idx, size_t n)
+{
+    double r = l720_rmse(law, theta, pts, idx, n);
+    return n ? r * r * (double)n : 0;
+}
+
+/* --per-expert: the same law fitted separately for each expert count; RMSEs
+ * pooled over every group's points. */
+static int run_groups(l720_fit_job *j, const l720_objective *o, const l720_grid *g, l720_err *err)
+{
+    size_t n = j->set->n;
+    double *es = malloc(n * sizeof *es);
+    size_t *it = malloc(n * sizeof *it), *ih = malloc(n * sizeof *ih);
+    j->groups = calloc(n, sizeof *j->groups);
+    int rc = 0;
+    if (!es || !it || !ih || !j->groups) {
+        rc = l720_err_set(err, L720_EFAIL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        es[i] = j->set->pts[i].E;
+    qsort(es, n, sizeof *es, cmp_double);
+    double sst = 0, ssh = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i && es[i] == es[i - 1])
+            continue;
+        struct l720_fit_group *gr = &j->groups[j->ngroups++];
+        gr->E = es[i];
+        gr->ntrain = select_e(j->set->pts, j->train, j->ntrain, es[i], it);
+        gr->nheld = select_e(j->set->pts, j->held, j->nheld, es[i], ih);
+        if (gr->ntrain < j->law->np) {
+            rc = l720_err_set(err, L720_EINPUT,
+                              "--per-expert: %zu points with E = %g but law %s has %zu parameters",
+                              gr->ntrain, es[i], j->law->name, j->law->np);
+            break;
+        }
+        l720_objective og = *o;
+        og.idx = it;
+        og.n = gr->ntrain;
+        if ((rc = l720_fit_multistart(&og, g, &gr->fit, err)))
+            break;
+        sst += sum_sq(j->law, gr->fit.theta, j->set->pts, it, gr->ntrain);
+        ssh += sum_sq(j->law, gr->fit.theta, j->set->pts, ih, gr->nheld);
+        j->fit.objective += gr->fit.objective;
+        j->fit.starts += gr->fit.starts;
+        j->fit.converged += gr->fit.converged;
+        j->fit.evals += gr->fit.evals;
+    }
+    j->rmse_train = sqrt(sst / (double)j->ntrain);
+    j->rmse_holdout = j->nheld ? sqrt(ssh / (double)j->nheld) : NAN;
+out:
+    free(es);
+    free(it);
+    free(ih);
+    return rc;
 }
 
 int l720_fit_job_run(l720_fit_job *j, l720_err *err)
@@ -74,6 +152,19 @@ int l720_fit_job_run(l720_fit_job *j, l720_err *err)
     l720_objective o = l720_objective_make(j->law, j->set->pts, j->set->n, kind, j->delta);
     o.idx = j->train;
     o.n = j->ntrain;
+    if (j->per_expert) {
+        rc = run_groups(j, &o, g, err);
+        goto done;
+    }
+    if (j->given) { /* evaluate a law file's coefficients on the data */
+        memcpy(j->fit.params, j->given, j->law->np * sizeof *j->given);
+        j->law->from_params(j->given, j->fit.theta);
+        j->fit.objective = l720_objective_eval(&o, j->fit.theta, NULL);
+        j->rmse_train = l720_rmse(j->law, j->fit.theta, j->set->pts, j->train, j->ntrain);
+        j->rmse_holdout =
+            j->nheld ? l720_rmse(j->law, j->fit.theta, j->set->pts, j->held, j->nheld) : NAN;
+        goto done;
+    }
     if ((rc = l720_fit_multistart(&o, g, &j->fit, err)))
         goto done;
     if ((rc = l720_bootstrap(&o, j->fit.theta, (size_t)j->bootstrap, (uint64_t)j->seed, &j->boot,
@@ -110,12 +201,28 @@ cJSON *l720_fit_job_json(const l720_fit_job *j)
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "law", law->name);
     cJSON_AddStringToObject(r, "form", law->form);
-    cJSON_AddItemToObject(r, "params", named(law, f->params));
-    cJSON *th = cJSON_CreateObject();
-    for (size_t i = 0; i < law->np; i++)
-        cJSON_AddNumberToObject(th, law->fit_names[i], f->theta[i]);
-    cJSON_AddItemToObject(r, "fit_params", th);
-    cJSON_AddBoolToObject(r, "in_range", l720_law_in_range(law, f->params));
+    if (j->per_expert) {
+        cJSON *gs = cJSON_AddArrayToObject(r, "per_expert");
+        for (size_t i = 0; i < j->ngroups; i++) {
+            const struct l720_fit_group *gr = &j->groups[i];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "E", gr->E);
+            cJSON_AddNumberToObject(o, "n_points", (double)gr->ntrain);
+            cJSON_AddNumberToObject(o, "n_holdout", (double)gr->nheld);
+            cJSON_AddItemToObject(o, "params", named(law, gr->fit.params));
+            cJSON_AddNumberToObject(o, "objective", gr->fit.objective);
+            cJSON_AddItemToArray(gs, o);
+        }
+    } else {
+        cJSON_AddItemToObject(r, "params", named(law, f->params));
+    }
+    if (!j->per_expert) {
+        cJSON *th = cJSON_CreateObject();
+        for (size_t i = 0; i < law->np; i++)
+            cJSON_AddNumberToObject(th, law->fit_names[i], f->theta[i]);
+        cJSON_AddItemToObject(r, "fit_params", th);
+        cJSON_AddBoolToObject(r, "in_range", l720_law_in_range(law, f->params));
+    }
     cJSON_AddNumberToObject(r, "objective", f->objective);
     cJSON_AddStringToObject(r, "loss", j->loss);
     cJSON_AddNumberToObject(r, "delta", j->delta);
@@ -126,12 +233,19 @@ cJSON *l720_fit_job_json(const l720_fit_job *j)
     cJSON_AddNumberToObject(r, "dropped", (double)j->set->dropped);
     cJSON_AddNumberToObject(r, "starts", (double)f->starts);
     cJSON_AddNumberToObject(r, "converged", (double)f->converged);
-    cJSON_AddNumberToObject(r, "best_start", (double)f->best_start);
-    cJSON_AddNumberToObject(r, "at_best", (double)f->at_best);
-    cJSON *top = cJSON_AddObjectToObject(r, "best_few");
-    cJSON_AddNumberToObject(top, "count", (double)f->top);
-    cJSON_AddNumberToObject(top, "objective_rel_spread", f->top_objective_spread);
-    cJSON_AddNumberToObject(top, "param_rel_spread", f->top_param_spread);
+    if (!j->per_expert) {
+        cJSON_AddNumberToObject(r, "best_start", (double)f->best_start);
+        if (!j->given) {
+            cJSON *sp = cJSON_AddObjectToObject(r, "best_start_point");
+            for (size_t i = 0; i < law->np; i++)
+                cJSON_AddNumberToObject(sp, law->fit_names[i], f->start_theta[i]);
+        }
+        cJSON_AddNumberToObject(r, "at_best", (double)f->at_best);
+        cJSON *top = cJSON_AddObjectToObject(r, "best_few");
+        cJSON_AddNumberToObject(top, "count", (double)f->top);
+        cJSON_AddNumberToObject(top, "objective_rel_spread", f->top_objective_spread);
+        cJSON_AddNumberToObject(top, "param_rel_spread", f->top_param_spread);
+    }
     cJSON_AddNumberToObject(r, "evaluations", (double)f->evals);
     if (j->boot.B) {
         cJSON *ci = cJSON_AddObjectToObject(r, "ci95");

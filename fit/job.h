@@ -25,6 +25,8 @@ typedef struct l720_fit_job {
     long drop_highest, bootstrap, seed;
     double holdout, delta;
     int skip_nan, all_evals;
+    int per_expert; /* one fit per expert count (no interaction terms) instead of one */
+    const double *given; /* named parameters of law_name to evaluate instead of fitting */
     /* what came out (owned; l720_fit_job_clear frees) */
     const l720_law *law;
     l720_dataset *set;
@@ -33,6 +35,13 @@ typedef struct l720_fit_job {
     l720_boot_result boot;
     double rmse_train, rmse_holdout; /* loss units; NaN without held-out points */
     double seconds;                  /* wall time of the whole job */
+    /* per_expert: one group per distinct E, each with its own fit */
+    size_t ngroups;
+    struct l720_fit_group {
+        double E;
+        size_t ntrain, nheld;
+        l720_fit_result fit;
+    } *groups; /* [ngroups] owned */
 } l720_fit_job;
 
 /* Defaults: Huber, delta 1e-3, seed 0, no bootstrap, no holdout. */
@@ -57,7 +66,7 @@ int l720_lawfile_read(const char *path, const l720_law **law, double *params, l7
     {"data", L720_OPT_STRING, &(j).data[0], "FILE",                                                \
      "CSV file, .jsonl run log or folder of them (more files may follow)"},                        \
     {"columns", L720_OPT_STRING, &(j).columns, "SPEC",                                             \
-     "roles to columns, e.g. 'N=Model Size,C=Training FLOP,L=loss' (N D C E G L W)"},              \
+     "roles to columns, e.g. 'N=Model Size,C=Training FLOP,L=loss' (N D C E G L W R)"},              \
     {"where", L720_OPT_STRING, &(j).where, "SPEC",                                                 \
      "keep CSV rows: 'k=1,seed=42,step>0' (',' and; ';' or; = != < <= > >=)"},                     \
     {"scale", L720_OPT_STRING, &(j).scale, "SPEC", "multiply roles, e.g. 'D=524288' with D=step"},  \
@@ -71,6 +80,8 @@ int l720_lawfile_read(const char *path, const l720_law **law, double *params, l7
      "override start values: 'alpha=0:2:0.5,e=-1/0/1' (fit parameter names)"},                     \
     {"bootstrap", L720_OPT_INT, &(j).bootstrap, "B", "bootstrap resamples for 95% intervals (0)"}, \
     {"seed", L720_OPT_INT, &(j).seed, "S", "bootstrap seed (0)"},                                  \
+    {"per-expert", L720_OPT_FLAG, &(j).per_expert, NULL,                                          \
+     "fit the law separately for each expert count (no interaction terms)"},                       \
     {"holdout", L720_OPT_DOUBLE, &(j).holdout, "K",                                                \
      "hold out the K lowest-loss points (or a fraction < 1) and report their RMSE"}
 

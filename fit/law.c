@@ -51,7 +51,7 @@ double l720_law_predict(const l720_law *law, const double *params, const l720_po
 
 l720_point l720_point_make(double N, double D, double E, double G, double L)
 {
-    l720_point p = {log(N), log(D), E, log(G), log(L), 1.0};
+    l720_point p = {log(N), log(D), E, log(G), log(L), 1.0, -1};
     return p;
 }
 

@@ -29,6 +29,7 @@ typedef struct l720_point {
     double lnG; /* ln granularity */
     double lnL; /* ln observed loss */
     double w;   /* weight in the objective (1 by default) */
+    long run;   /* run it belongs to (several checkpoints of one run), -1: none */
 } l720_point;
 
 /* Inputs a law may read (bit set in l720_law.inputs). */

@@ -34,10 +34,24 @@ static const size_t grid_n[NP] = {2, 2, 2, 1, 2, 2, 2, 1, 1, 1, 2};
 static const double *const grid_v[NP] = {g_la, g_exp, g_d, g_zero, g_la, g_exp,
                                          g_om, g_zero, g_es, g_em, g_lc};
 
-static double log_pred(const double *th, const l720_point *p, double *grad)
+/* Ehat, ln Ehat and the derivatives of ln Ehat in E_start and E_max. */
+typedef struct {
+    double E, le, dle_es, dle_em;
+} ehat_t;
+
+static void ehat_at(const double *th, double E, ehat_t *h)
 {
-    double eh = l720_ehat(p->E, th[ES], th[EM]);
-    double le = log(eh);
+    double des, dem, eh = l720_ehat(E, th[ES], th[EM]);
+    l720_ehat_grad(E, th[ES], th[EM], &des, &dem);
+    h->E = E;
+    h->le = log(eh);
+    h->dle_es = des / eh;
+    h->dle_em = dem / eh;
+}
+
+static double one(const double *th, const l720_point *p, const ehat_t *h, double *grad)
+{
+    double le = h->le;
     double t[3], w[3];
     t[0] = th[A_] + th[DELTA] * le + (th[ALPHA] + th[GAMMA] * le) * p->lnN;
     t[1] = th[B_] + th[OMEGA] * le + (th[BETA] + th[ZETA] * le) * p->lnD;
@@ -53,14 +67,33 @@ static double log_pred(const double *th, const l720_point *p, double *grad)
         grad[OMEGA] = w[1] * le;
         grad[ZETA] = w[1] * le * p->lnD;
         grad[C_] = w[2];
-        double des, dem;
-        l720_ehat_grad(p->E, th[ES], th[EM], &des, &dem);
-        /* d v / d ln Ehat */
+        /* d v / d ln Ehat, then the chain into E_start and E_max */
         double dle = w[0] * (th[DELTA] + th[GAMMA] * p->lnN) + w[1] * (th[OMEGA] + th[ZETA] * p->lnD);
-        grad[ES] = dle * des / eh;
-        grad[EM] = dle * dem / eh;
+        grad[ES] = dle * h->dle_es;
+        grad[EM] = dle * h->dle_em;
     }
     return v;
+}
+
+static double log_pred(const double *th, const l720_point *p, double *grad)
+{
+    ehat_t h;
+    ehat_at(th, p->E, &h);
+    return one(th, p, &h, grad);
+}
+
+/* The batch reuses Ehat while consecutive points share an expert count (run
+ * logs list a run's evaluations together). */
+static void log_pred_n(const double *th, const l720_point *pts, const size_t *idx, size_t n,
+                       double *v, double *g)
+{
+    ehat_t h = {-1, 0, 0, 0};
+    for (size_t k = 0; k < n; k++) {
+        const l720_point *p = &pts[idx ? idx[k] : k];
+        if (p->E != h.E)
+            ehat_at(th, p->E, &h);
+        v[k] = one(th, p, &h, g + k * NP);
+    }
 }
 
 static void to_params(const double *th, double *pr)
@@ -89,5 +122,5 @@ const l720_law l720_law_joint_moe = {
     "Ludziejewski, Pioro et al. 2025, arXiv 2502.05172",
     NP, names, fit_names, lo, hi, fit_lo, fit_hi,
     L720_IN_N | L720_IN_D | L720_IN_E, grid_n, grid_v,
-    log_pred, NULL, to_params, from_params,
+    log_pred, log_pred_n, to_params, from_params,
 };

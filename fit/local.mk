@@ -15,9 +15,12 @@ bench_bench_fit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fit
 bench_bench_fit_LDADD = $(L720_LDADD)
 
 # Tests
-fit_tests = tests/test_fit_law tests/test_fit_epoch tests/test_fit_data
+fit_tests = tests/test_fit_law tests/test_fit_epoch tests/test_fit_data tests/test_fit_recovery
 check_PROGRAMS += $(fit_tests)
 TESTS += $(fit_tests)
 tests_test_fit_law_LDADD = $(L720_LDADD)
+tests_test_fit_recovery_LDADD = $(L720_LDADD)
 tests_test_fit_data_LDADD = $(L720_LDADD)
 tests_test_fit_epoch_LDADD = $(L720_LDADD)
+TESTS += tests/test_fit_cli.sh
+EXTRA_DIST += tests/test_fit_cli.sh

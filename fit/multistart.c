@@ -2,9 +2,14 @@
 #include "multistart.h"
 
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <nlopt.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "progress.h"
 
 typedef struct {
     const l720_objective *o;
@@ -81,7 +86,8 @@ int l720_fit_multistart(const l720_objective *o, const l720_grid *g, l720_fit_re
     end_t *ends = calloc(n, sizeof *ends);
     if (!ends)
         return l720_err_set(err, L720_EFAIL, "out of memory");
-    size_t evals = 0;
+    size_t evals = 0, done = 0;
+    l720_progress *pg = l720_progress_new("starts", (double)n); /* drawn on a terminal only */
 #pragma omp parallel for schedule(dynamic, 8) reduction(+ : evals)
     for (size_t k = 0; k < n; k++) {
         end_t *e = &ends[k];
@@ -91,7 +97,15 @@ int l720_fit_multistart(const l720_objective *o, const l720_grid *g, l720_fit_re
         e->ok = l720_lbfgs_converged(code, e->f);
         e->start = k;
         evals += ev;
+        size_t seen;
+#pragma omp atomic capture
+        seen = ++done;
+#ifdef _OPENMP
+        if (omp_get_thread_num() == 0)
+#endif
+            l720_progress_update(pg, (double)seen, NULL);
     }
+    l720_progress_free(pg);
     qsort(ends, n, sizeof *ends, cmp_end);
     /* polish the best few, then re-rank them */
     size_t polish = n < L720_FIT_TOP ? n : L720_FIT_TOP;
@@ -101,12 +115,19 @@ int l720_fit_multistart(const l720_objective *o, const l720_grid *g, l720_fit_re
         double f;
         double th[L720_LAW_MAXP];
         memcpy(th, ends[k].theta, sizeof th);
-        int code = l720_lbfgs(o, th, 1, &f, &ev);
-        evals += ev;
-        if (isfinite(f) && f <= ends[k].f) {
+        /* restarting L-BFGS drops its curvature memory, which helps it along
+         * flat valleys; stop when a restart no longer improves */
+        for (int round = 0; round < 4; round++) {
+            int code = l720_lbfgs(o, th, 1, &f, &ev);
+            evals += ev;
+            if (!(isfinite(f) && f <= ends[k].f))
+                break;
+            int better = f < ends[k].f * (1 - 1e-12);
             memcpy(ends[k].theta, th, sizeof th);
             ends[k].f = f;
             ends[k].ok = ends[k].ok || l720_lbfgs_converged(code, f);
+            if (!better)
+                break;
         }
     }
     qsort(ends, polish, sizeof *ends, cmp_end);
@@ -122,6 +143,7 @@ int l720_fit_multistart(const l720_objective *o, const l720_grid *g, l720_fit_re
     law->to_params(r->theta, r->params);
     r->objective = ends[0].f;
     r->best_start = ends[0].start;
+    l720_grid_point(g, r->best_start, r->start_theta);
     for (size_t k = 0; k < n; k++)
         r->at_best += ends[k].ok && ends[k].f - r->objective <= 1e-6 * fabs(r->objective);
     r->top = polish < r->converged ? polish : r->converged;

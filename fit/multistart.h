@@ -23,6 +23,7 @@ typedef struct l720_fit_result {
     size_t starts;     /* starts run */
     size_t converged;  /* starts whose L-BFGS stopped on a tolerance with a finite value */
     size_t best_start; /* grid index of the best start */
+    double start_theta[L720_LAW_MAXP]; /* where the best start began */
     size_t evals;      /* objective evaluations over all starts */
     size_t at_best;    /* starts ending within 1e-6 (relative) of the best objective */
     size_t top;        /* ends compared below (min(L720_FIT_TOP, converged)) */

@@ -9,7 +9,11 @@
  *
  * Holdout: the K lowest-loss points (or that fraction of them) are left out
  * of the fit, as the joint-MoE paper held out its lowest-loss runs, and the
- * RMSE of the predicted loss is reported on both sides. */
+ * RMSE of the predicted loss is reported on both sides.
+ *
+ * Points that carry run ids (several checkpoints of one run) are taken by
+ * whole runs: the bootstrap resamples runs, the holdout leaves out the K runs
+ * with the lowest losses (all their points). */
 #ifndef L720_VALIDATE_H
 #define L720_VALIDATE_H
 

@@ -68,9 +68,10 @@ static cublasStatus_t layout(cublasLtMatrixLayout_t *l, cudaDataType t, long row
     return s;
 }
 
-int l720_gemm_bf16(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha, const void *A,
-                   long lda, long sa, const void *B, long ldb, long sb, float beta, float *C,
-                   long ldc, long sc, int batch, void *stream, l720_err *err)
+static int gemm_typed(l720_gemm *g, cudaDataType ab, int ta, int tb, int M, int N, int K,
+                      float alpha, const void *A, long lda, long sa, const void *B, long ldb,
+                      long sb, float beta, float *C, long ldc, long sc, int batch, void *stream,
+                      l720_err *err)
 {
     int rc = L720_OK;
     cublasLtMatmulDesc_t desc = NULL;
@@ -86,8 +87,8 @@ int l720_gemm_bf16(l720_gemm *g, int ta, int tb, int M, int N, int K, float alph
     LT_CK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     LT_CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
     LT_CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-    LT_CK(layout(&la, CUDA_R_16BF, tb ? K : N, tb ? N : K, ldb, sb, batch));
-    LT_CK(layout(&lb, CUDA_R_16BF, ta ? M : K, ta ? K : M, lda, sa, batch));
+    LT_CK(layout(&la, ab, tb ? K : N, tb ? N : K, ldb, sb, batch));
+    LT_CK(layout(&lb, ab, ta ? M : K, ta ? K : M, lda, sa, batch));
     LT_CK(layout(&lc, CUDA_R_32F, N, M, ldc, sc, batch));
     LT_CK(cublasLtMatmulPreferenceCreate(&pref));
     LT_CK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb,
@@ -111,4 +112,20 @@ done:
     if (desc)
         cublasLtMatmulDescDestroy(desc);
     return rc;
+}
+
+int l720_gemm_bf16(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha, const void *A,
+                   long lda, long sa, const void *B, long ldb, long sb, float beta, float *C,
+                   long ldc, long sc, int batch, void *stream, l720_err *err)
+{
+    return gemm_typed(g, CUDA_R_16BF, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc,
+                      sc, batch, stream, err);
+}
+
+int l720_gemm_f32(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                  long lda, long sa, const float *B, long ldb, long sb, float beta, float *C,
+                  long ldc, long sc, int batch, void *stream, l720_err *err)
+{
+    return gemm_typed(g, CUDA_R_32F, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc,
+                      sc, batch, stream, err);
 }

@@ -1,11 +1,12 @@
 # kernels/: the GPU kernels (libkernels.a), built only with CUDA: the PEER
-# layer (peer*.cu, C API in peer.h) and cuBLASLt products (gemm.cu).
+# layer (peer*.cu, C API in peer_gpu.h), cuBLASLt products (gemm.cu) and the
+# device check behind `--device cuda` (gpu_device.cu).
 if HAVE_CUDA
 noinst_LIBRARIES += libkernels.a
 libkernels_a_SOURCES = \
-	kernels/peer.h kernels/peer.cu kernels/peer_kernels.cuh kernels/peer_topk.cuh \
+	kernels/peer_gpu.h kernels/peer.cu kernels/peer_kernels.cuh kernels/peer_topk.cuh \
 	kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu \
-	kernels/gemm.h kernels/gemm.cu kernels/gpu_util.cuh
+	kernels/gemm.h kernels/gemm.cu kernels/gpu_util.cuh kernels/gpu_device.h kernels/gpu_device.cu
 L720_LIBS += libkernels.a
 
 # GPU checks: a visible skip when no GPU answers.

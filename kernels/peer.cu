@@ -1,5 +1,5 @@
 /* peer.cu: the PEER layer object: workspace, forward and backward
- * sequences (see peer.h), sorting through CUB. */
+ * sequences (see peer_gpu.h), sorting through CUB. */
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_run_length_encode.cuh>
 #include <cub/device/device_scan.cuh>
@@ -8,7 +8,7 @@
 
 #include "gemm.h"
 #include "gpu_util.cuh"
-#include "peer.h"
+#include "peer_gpu.h"
 #include "peer_kernels.cuh"
 
 #define PEER_MAX_STAGES 16
@@ -28,7 +28,8 @@ struct l720_peer_gpu {
     l720_gemm *gemm;
     float *q;                   /* [T, HD] query before BatchNorm */
     float *mean, *rstd;         /* [HD] */
-    uint16_t *qn;               /* [T, HD] bf16 */
+    float *qn;                  /* [T, HD] after BatchNorm (fp32: it decides the routing) */
+    float *k32;                 /* [h, 2, n, dk/2] sub-keys in fp32 for the score products */
     float *S;                   /* [2h, T, n] sub-key scores */
     float *tv;                  /* [T, 2h, k] */
     int *ti;                    /* [T, 2h, k] */
@@ -44,6 +45,8 @@ struct l720_peer_gpu {
     int *k2, *k2s, *e2s;        /* [2P] sub-key entries: keys, sorted keys, sorted entries */
     peer_runs kr;               /* runs of sub-keys */
     float *dxq;                 /* [T, d] */
+    float *part;                /* [PEER_COL_RB, HD, 2] column partial sums */
+    float *bnsum;               /* [2, HD] BatchNorm backward sums (dbeta, dgamma) */
     void *cub;                  /* CUB temporary storage */
     size_t cub_bytes;
     int key_bits, key2_bits;
@@ -95,12 +98,13 @@ static int bits_for(long x)
 
 /* Sizes of every buffer, in one place, for new() and workspace_bytes(). */
 #define PEER_BUFFERS(X)                                                                            \
-    X(q, float, T * HD) X(mean, float, HD) X(rstd, float, HD) X(qn, uint16_t, T * HD)           \
+    X(q, float, T * HD) X(mean, float, HD) X(rstd, float, HD) X(qn, float, T * HD)           \
     X(S, float, 2 * h * T * n) X(tv, float, T * 2 * h * k) X(ti, int, T * 2 * h * k)             \
     X(ids, int, P) X(gate, float, P) X(act, float, P) X(iota, int, 2 * P) X(skey, int, P)        \
     X(sp, int, P) X(dc, float, P) X(da, float, P) X(ds, float, P) X(du, float, er_max * d)       \
     X(dv, float, er_max * d) X(dqn, float, T * HD) X(dq, uint16_t, T * HD) X(k2, int, 2 * P)      \
-    X(k2s, int, 2 * P) X(e2s, int, 2 * P) X(dxq, float, T * d)
+    X(k2s, int, 2 * P) X(e2s, int, 2 * P) X(dxq, float, T * d)                        \
+    X(part, float, PEER_COL_RB * HD * 2) X(bnsum, float, 2 * HD) X(k32, float, HD * n)
 
 #define PEER_LOCALS(m)                                                                             \
     const size_t T = (size_t)(m)->tokens, d = (size_t)(m)->d, n = (size_t)(m)->n,                 \
@@ -256,21 +260,29 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
     p->trained = training;
     p->nev = 0;
     mark(p, "start", s);
-    if (l720_gemm_bf16(p->gemm, 0, 0, T, HD, d, 1.0f, x, d, 0, w->wq, HD, 0, 0.0f, p->q, HD, 0, 1,
+    if (l720_gemm_bf16(p->gemm, 0, 1, T, HD, d, 1.0f, x, d, 0, w->wq, d, 0, 0.0f, p->q, HD, 0, 1,
                        s, err))
         return err->code;
-    peer_bn_stats(p->q, T, HD, p->mean, p->rstd, w->run_mean, w->run_var, w->momentum, training, s);
+    peer_bn_stats(p->q, T, HD, p->mean, p->rstd, w->run_mean, w->run_var, w->momentum, training,
+                  p->part, s);
     peer_bn_apply(p->q, p->mean, p->rstd, w->gamma, w->beta, T, HD, p->qn, s);
     GPU_LAUNCHED();
     mark(p, "fwd query+BN", s);
-    if (l720_gemm_bf16(p->gemm, 0, 1, T, n, dk2, 1.0f, p->qn, HD, dk2, w->keys, dk2,
-                       (long)n * dk2, 0.0f, p->S, n, (long)T * n, 2 * h, s, err))
+    /* S[b] = qn[:, b-th half-query] K[b]^T for b = 2j + half, in fp32 like the CPU trainer, so
+     * that both choose the same experts up to summation order */
+    const size_t nk = (size_t)2 * h * n * dk2;
+    peer_bf16_to_f32(w->keys, nk, p->k32, s);
+    GPU_LAUNCHED();
+    if (l720_gemm_f32(p->gemm, 0, 1, T, n, dk2, 1.0f, p->qn, HD, dk2, p->k32, dk2, (long)n * dk2,
+                      0.0f, p->S, n, (long)T * n, 2 * h, s, err))
         return err->code;
     mark(p, "fwd sub-key scores", s);
     peer_topk_rows(p->S, 2 * h, T, n, k, p->tv, p->ti, s);
+    GPU_LAUNCHED();
+    mark(p, "fwd top-k per half", s);
     peer_topk_combine(p->tv, p->ti, T, h, n, k, p->ids, p->gate, s);
     GPU_LAUNCHED();
-    mark(p, "fwd top-k", s);
+    mark(p, "fwd top-k of k*k sums", s);
     if (sort_runs(p, p->ids, p->skey, p->sp, P, p->key_bits, &p->er, s, err))
         return err->code;
     mark(p, "fwd sort by expert", s);
@@ -309,12 +321,18 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
                      h, k, m->d_key, g->keys, s);
     GPU_LAUNCHED();
     mark(p, "bwd routing + sub-keys", s);
-    peer_bn_bwd(p->q, p->mean, p->rstd, w->gamma, p->dqn, T, HD, g->gamma, g->beta, p->dq, s);
+    peer_bn_bwd(p->q, p->mean, p->rstd, w->gamma, p->dqn, T, HD, p->bnsum + HD, p->bnsum, p->dq,
+                p->part, s);
     GPU_LAUNCHED();
-    if (l720_gemm_bf16(p->gemm, 1, 0, d, HD, T, 1.0f, x, d, 0, p->dq, HD, 0, 0.0f, g->wq, HD, 0, 1,
+    if (g->beta)
+        GPU_CK(cudaMemcpyAsync(g->beta, p->bnsum, HD * sizeof(float), cudaMemcpyDeviceToDevice, s));
+    if (g->gamma)
+        GPU_CK(cudaMemcpyAsync(g->gamma, p->bnsum + HD, HD * sizeof(float),
+                               cudaMemcpyDeviceToDevice, s));
+    if (l720_gemm_bf16(p->gemm, 1, 0, HD, d, T, 1.0f, p->dq, HD, 0, x, d, 0, 0.0f, g->wq, d, 0, 1,
                        s, err))
         return err->code;
-    if (l720_gemm_bf16(p->gemm, 0, 1, T, d, HD, 1.0f, p->dq, HD, 0, w->wq, HD, 0, 0.0f, p->dxq, d,
+    if (l720_gemm_bf16(p->gemm, 0, 0, T, d, HD, 1.0f, p->dq, HD, 0, w->wq, d, 0, 0.0f, p->dxq, d,
                        0, 1, s, err))
         return err->code;
     mark(p, "bwd BN + Wq GEMMs", s);
@@ -326,7 +344,7 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
 
 const int32_t *l720_peer_gpu_ids(const l720_peer_gpu *p) { return p->ids; }
 const float *l720_peer_gpu_gates(const l720_peer_gpu *p) { return p->gate; }
-const uint16_t *l720_peer_gpu_query(const l720_peer_gpu *p) { return p->qn; }
+const float *l720_peer_gpu_query(const l720_peer_gpu *p) { return p->qn; }
 
 int l720_peer_gpu_rows(l720_peer_gpu *p, const int32_t **ids, const float **du, const float **dv,
                        int *n_touched, void *stream, l720_err *err)

@@ -1,73 +1,11 @@
 /* peer_expert.cu: the PEER expert part. Expert-major kernels walk the
  * (token, expert) pairs sorted by expert, one warp per expert, reading the
  * expert's rows once; token-major kernels gather the h*k rows of a token.
- * A warp's lane holds elements (c*32 + lane)*8 .. +8 of a row, c < CH,
- * CH = d / 256. */
+ * (Splitting rows into column slices, to keep the gathered token rows in
+ * L2, was tried and measured slower: the short dependent load chains per
+ * warp, not L2 misses, bound these kernels; see bench/RESULTS.md.) */
 #include "gpu_util.cuh"
 #include "peer_kernels.cuh"
-
-template <int CH>
-__global__ void k_expert_act(const int *run_id, const int *run_off, const int *run_cnt,
-                             const int *nruns, const int *sp, const uint4 *u, const uint4 *x,
-                             int hk, float *act)
-{
-    const int w = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
-    const int lane = threadIdx.x & 31;
-    if (w >= *nruns)
-        return;
-    const size_t d8 = CH * 32;
-    const int e = run_id[w], beg = run_off[w], end = beg + run_cnt[w];
-    uint4 ur[CH];
-#pragma unroll
-    for (int c = 0; c < CH; c++)
-        ur[c] = ld_stream(u + (size_t)e * d8 + c * 32 + lane);
-    for (int i = beg; i < end; i++) {
-        const int p = sp[i], t = p / hk;
-        uint4 xr[CH];
-#pragma unroll
-        for (int c = 0; c < CH; c++)
-            xr[c] = x[(size_t)t * d8 + c * 32 + lane];
-        float s = 0.0f;
-#pragma unroll
-        for (int c = 0; c < CH; c++) {
-            float a[8], b[8];
-            unpack8(ur[c], a);
-            unpack8(xr[c], b);
-#pragma unroll
-            for (int q = 0; q < 8; q++)
-                s = fmaf(a[q], b[q], s);
-        }
-        s = warp_sum(s);
-        if (lane == 0)
-            act[p] = s;
-    }
-}
-
-#define DISPATCH_CH(d, launch)                                                                     \
-    switch ((d) / 256) {                                                                           \
-    case 1: launch(1); break;                                                                      \
-    case 2: launch(2); break;                                                                      \
-    case 3: launch(3); break;                                                                      \
-    case 4: launch(4); break;                                                                      \
-    case 5: launch(5); break;                                                                      \
-    case 6: launch(6); break;                                                                      \
-    case 7: launch(7); break;                                                                      \
-    case 8: launch(8); break;                                                                      \
-    default: return -1;                                                                            \
-    }
-
-int peer_expert_act(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
-                    int maxruns, const int *sp, const uint16_t *u, const uint16_t *x, int d, int hk,
-                    float *act, cudaStream_t s)
-{
-    const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + 255) / 256);
-#define L(CH)                                                                                      \
-    k_expert_act<CH><<<blocks, 256, 0, s>>>(run_id, run_off, run_cnt, nruns, sp,                   \
-                                            (const uint4 *)u, (const uint4 *)x, hk, act)
-    DISPATCH_CH(d, L)
-#undef L
-    return 0;
-}
 
 #define GATHER_UNROLL 8
 
@@ -136,72 +74,141 @@ static __device__ inline void store8(float *dst, const float f[8])
     __stcs((float4 *)(dst + 4), make_float4(f[4], f[5], f[6], f[7]));
 }
 
-template <int CH>
-__global__ void __launch_bounds__(256) k_expert_bwd(const int *run_id, const int *run_off,
-                                                    const int *run_cnt, const int *nruns,
-                                                    const int *sp, const uint4 *v, const uint4 *x,
-                                                    const uint4 *dy, int hk, const float *gate,
-                                                    const float *act, float *dc, float *da,
-                                                    float *du, float *dv)
+#define DISPATCH_CH(d, launch)                                                                     \
+    switch ((d) / 256) {                                                                           \
+    case 1: launch(1); break;                                                                      \
+    case 2: launch(2); break;                                                                      \
+    case 3: launch(3); break;                                                                      \
+    case 4: launch(4); break;                                                                      \
+    case 5: launch(5); break;                                                                      \
+    case 6: launch(6); break;                                                                      \
+    case 7: launch(7); break;                                                                      \
+    case 8: launch(8); break;                                                                      \
+    default: return -1;                                                                            \
+    }
+
+#define EXP_BLOCK 64 /* small blocks: the register-heavy warps fill the SMs better */
+#define EXP_UNROLL (MODE == 1 ? 2 : 3) /* pairs whose rows are loaded together */
+
+/* One warp per run (expert), whole rows: lane l holds columns (c*32 + l)*8
+ * .. +8, c < CH = d/256. The run's pair ids (and per-pair scalars) are
+ * fetched 32 at a time, one per lane, and broadcast by shuffles, so that the
+ * loads of EXP_UNROLL token rows are issued together.
+ * MODE 0: act[p] = u_e . x_t.
+ * MODE 1: dV row = sum g gelu(a) dy_t; dc[p] = v_e . dy_t; da[p] = g gelu'(a) dc.
+ * MODE 2: dU row = sum da_p x_t. */
+template <int CH, int MODE>
+__global__ void __launch_bounds__(EXP_BLOCK) k_expert_rows(const int *run_off, const int *run_cnt,
+                                                     const int *run_id, const int *nruns,
+                                                     const int *sp, const uint4 *w,
+                                                     const uint4 *rows, int hk, const float *gate,
+                                                     const float *act, float *o1, float *o2,
+                                                     float *grad)
 {
-    const int w = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
+    const int r = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
-    if (w >= *nruns)
+    if (r >= *nruns)
         return;
+    const int beg = run_off[r], cnt = run_cnt[r];
     const size_t d8 = CH * 32;
-    const int e = run_id[w], beg = run_off[w], end = beg + run_cnt[w];
-    uint4 vr[CH];
-    float gu[CH][8], gv[CH][8];
+    uint4 wr[CH];
+    float acc[CH][8];
+    if (MODE != 2) {
+        const int e = run_id[r];
 #pragma unroll
-    for (int c = 0; c < CH; c++) {
-        vr[c] = ld_stream(v + (size_t)e * d8 + c * 32 + lane);
+        for (int c = 0; c < CH; c++)
+            wr[c] = ld_stream(w + (size_t)e * d8 + c * 32 + lane);
+    }
+#pragma unroll
+    for (int c = 0; c < CH; c++)
 #pragma unroll
         for (int q = 0; q < 8; q++)
-            gu[c][q] = gv[c][q] = 0.0f;
-    }
-    for (int i = beg; i < end; i++) {
-        const int p = sp[i], t = p / hk;
-        uint4 yr[CH], xr[CH];
-#pragma unroll
-        for (int c = 0; c < CH; c++) {
-            yr[c] = dy[(size_t)t * d8 + c * 32 + lane];
-            xr[c] = x[(size_t)t * d8 + c * 32 + lane];
-        }
-        float s = 0.0f;
-#pragma unroll
-        for (int c = 0; c < CH; c++) {
-            float a[8], b[8];
-            unpack8(vr[c], a);
-            unpack8(yr[c], b);
-#pragma unroll
-            for (int q = 0; q < 8; q++)
-                s = fmaf(a[q], b[q], s);
-        }
-        s = warp_sum(s);
-        const float g = gate[p], a = act[p];
-        const float cf = g * gelu_f(a), df = g * gelu_grad_f(a) * s;
-#pragma unroll
-        for (int c = 0; c < CH; c++) {
-            float fy[8], fx[8];
-            unpack8(yr[c], fy);
-            unpack8(xr[c], fx);
-#pragma unroll
-            for (int q = 0; q < 8; q++) {
-                gv[c][q] = fmaf(cf, fy[q], gv[c][q]);
-                gu[c][q] = fmaf(df, fx[q], gu[c][q]);
+            acc[c][q] = 0.0f;
+    for (int base = 0; base < cnt; base += 32) {
+        const int m = min(32, cnt - base);
+        int myp = 0;
+        float mya = 0.0f, myb = 0.0f;
+        if (lane < m) {
+            myp = sp[beg + base + lane];
+            if (MODE == 1) {
+                mya = gate[myp];
+                myb = act[myp];
+            } else if (MODE == 2) {
+                mya = act[myp]; /* da */
             }
         }
-        if (lane == 0) {
-            dc[p] = s;
-            da[p] = df;
+        for (int j = 0; j < m; j += EXP_UNROLL) {
+            uint4 xr[EXP_UNROLL][CH];
+            int pj[EXP_UNROLL];
+#pragma unroll
+            for (int u = 0; u < EXP_UNROLL; u++) {
+                pj[u] = __shfl_sync(0xffffffffu, myp, (j + u) & 31);
+                if (j + u < m) {
+                    const size_t t = (size_t)(pj[u] / hk);
+#pragma unroll
+                    for (int c = 0; c < CH; c++)
+                        xr[u][c] = rows[t * d8 + c * 32 + lane];
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < EXP_UNROLL; u++) {
+                const float sa = __shfl_sync(0xffffffffu, mya, (j + u) & 31);
+                const float sb = __shfl_sync(0xffffffffu, myb, (j + u) & 31);
+                if (j + u >= m)
+                    break;
+                float cf = sa; /* MODE 2: da */
+                if (MODE != 2) {
+                    float s = 0.0f;
+#pragma unroll
+                    for (int c = 0; c < CH; c++) {
+                        float fa[8], fb[8];
+                        unpack8(wr[c], fa);
+                        unpack8(xr[u][c], fb);
+#pragma unroll
+                        for (int q = 0; q < 8; q++)
+                            s = fmaf(fa[q], fb[q], s);
+                    }
+                    s = warp_sum(s);
+                    if (MODE == 0) {
+                        if (lane == 0)
+                            o1[pj[u]] = s;
+                        continue;
+                    }
+                    if (lane == 0) {
+                        o1[pj[u]] = s;
+                        o2[pj[u]] = sa * gelu_grad_f(sb) * s;
+                    }
+                    cf = sa * gelu_f(sb);
+                }
+#pragma unroll
+                for (int c = 0; c < CH; c++) {
+                    float f[8];
+                    unpack8(xr[u][c], f);
+#pragma unroll
+                    for (int q = 0; q < 8; q++)
+                        acc[c][q] = fmaf(cf, f[q], acc[c][q]);
+                }
+            }
         }
     }
+    if (MODE != 0)
 #pragma unroll
-    for (int c = 0; c < CH; c++) {
-        size_t o = (size_t)w * d8 * 8 + ((size_t)c * 32 + lane) * 8;
-        store8(du + o, gu[c]);
-        store8(dv + o, gv[c]);
-    }
+        for (int c = 0; c < CH; c++)
+            store8(grad + (size_t)r * d8 * 8 + ((size_t)c * 32 + lane) * 8, acc[c]);
+}
+
+int peer_expert_act(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
+                    int maxruns, const int *sp, const uint16_t *u, const uint16_t *x, int d, int hk,
+                    float *act, cudaStream_t s)
+{
+    const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + EXP_BLOCK - 1) / EXP_BLOCK);
+#define L(CH)                                                                                      \
+    k_expert_rows<CH, 0><<<blocks, EXP_BLOCK, 0, s>>>(run_off, run_cnt, run_id, nruns, sp,               \
+                                                (const uint4 *)u, (const uint4 *)x, hk, NULL,      \
+                                                NULL, act, NULL, NULL)
+    DISPATCH_CH(d, L)
+#undef L
+    return 0;
 }
 
 int peer_expert_bwd(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
@@ -209,11 +216,16 @@ int peer_expert_bwd(const int *run_id, const int *run_off, const int *run_cnt, c
                     const uint16_t *dy, int d, int hk, const float *gate, const float *act,
                     float *dc, float *da, float *du, float *dv, cudaStream_t s)
 {
-    const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + 255) / 256);
+    const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + EXP_BLOCK - 1) / EXP_BLOCK);
 #define L(CH)                                                                                      \
-    k_expert_bwd<CH><<<blocks, 256, 0, s>>>(run_id, run_off, run_cnt, nruns, sp,                   \
-                                            (const uint4 *)v, (const uint4 *)x, (const uint4 *)dy, \
-                                            hk, gate, act, dc, da, du, dv)
+    k_expert_rows<CH, 1><<<blocks, EXP_BLOCK, 0, s>>>(run_off, run_cnt, run_id, nruns, sp,               \
+                                                (const uint4 *)v, (const uint4 *)dy, hk, gate,     \
+                                                act, dc, da, dv)
+    DISPATCH_CH(d, L)
+#undef L
+#define L(CH)                                                                                      \
+    k_expert_rows<CH, 2><<<blocks, EXP_BLOCK, 0, s>>>(run_off, run_cnt, run_id, nruns, sp, NULL,         \
+                                                (const uint4 *)x, hk, NULL, da, NULL, NULL, du)
     DISPATCH_CH(d, L)
 #undef L
     return 0;

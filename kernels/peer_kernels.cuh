@@ -8,14 +8,20 @@
 #include <stdint.h>
 
 #define PEER_BN_EPS 1e-5f
+#define PEER_COL_TY 8   /* row lanes per column block */
+#define PEER_COL_RB 128 /* row blocks of the column sums (at most) */
 
 /* BatchNorm statistics over T rows of q [T, C]: mean, rstd [C]. training:
  * batch statistics (biased variance) and running update; else running ones. */
 void peer_bn_stats(const float *q, int T, int C, float *mean, float *rstd, float *run_mean,
-                   float *run_var, float momentum, int training, cudaStream_t s);
-/* qn [T, C] bf16 = (q - mean) * rstd * gamma + beta */
+                   float *run_var, float momentum, int training, float *part, cudaStream_t s);
+/* Column partial sums (deterministic), [PEER_COL_RB, C, 2] into part; see peer_route.cu. */
+void peer_col_partial(const float *q, const float *g, const float *mean, const float *rstd, int T,
+                      int C, int mode, float *part, cudaStream_t s);
+/* qn [T, C] = (q - mean) * rstd * gamma + beta (NULL: 1 and 0) */
 void peer_bn_apply(const float *q, const float *mean, const float *rstd, const float *gamma,
-                   const float *beta, int T, int C, uint16_t *qn, cudaStream_t s);
+                   const float *beta, int T, int C, float *qn, cudaStream_t s);
+void peer_bf16_to_f32(const uint16_t *a, size_t n, float *o, cudaStream_t s);
 /* Top-k of each row of S [nb, T, n] -> val, idx [T, nb, k]. */
 void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx,
                     cudaStream_t s);
@@ -45,15 +51,17 @@ void peer_route_bwd(const int *ids, const float *gate, const float *act, const f
                     float *dqn, cudaStream_t s);
 /* Sub-key entry keys: key[2p + half] = (2j + half) * n + i_half. */
 void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cudaStream_t s);
-/* dK rows of the touched sub-keys (rows of runs over sorted entries se). */
+/* dK rows of the touched sub-keys (runs over the sorted entries se; entry
+ * key (2j + half) * n + i, which is also the row of K [h, 2, n, dk/2]). */
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                       const int *nruns, int maxruns, const int *se, const float *ds,
-                      const uint16_t *qn, int n, int h, int k, int dk, float *dkeys,
+                      const float *qn, int n, int h, int k, int dk, float *dkeys,
                       cudaStream_t s);
-/* BatchNorm backward: dgamma, dbeta [C] and dq [T, C] bf16. */
+/* BatchNorm backward: dgamma, dbeta [C] (always written) and dq [T, C] bf16;
+ * gamma NULL: no affine part. */
 void peer_bn_bwd(const float *q, const float *mean, const float *rstd, const float *gamma,
                  const float *dqn, int T, int C, float *dgamma, float *dbeta, uint16_t *dq,
-                 cudaStream_t s);
+                 float *part, cudaStream_t s);
 
 /* Lazy AdamW over rows ids[r] (r < *nrows) of an [N, d] table. */
 void peer_adamw_rows(const int *ids, const int *nrows, int maxrows, const float *grad,

@@ -4,77 +4,108 @@
 #include "peer_kernels.cuh"
 #include "peer_topk.cuh"
 
-#define COL_TY 16 /* rows in flight per column block */
-
-/* One block per 32 columns; COL_TY row groups summed in a fixed order. */
-__global__ void k_bn_stats(const float *q, int T, int C, float *mean, float *rstd,
-                           float *run_mean, float *run_var, float mom, int training)
+/* Column sums over row blocks, in a fixed order (deterministic). Block
+ * (x, y) sums rows [y*chunk, (y+1)*chunk) of 32 columns into part[y][c][0..1]:
+ * mode 0 (statistics): a = q - q[0], b = a^2 (shifted for accuracy);
+ * mode 1 (backward):   a = g, b = g * (q - mean) * rstd. */
+__global__ void k_col_partial(const float *q, const float *g, const float *mean, const float *rstd,
+                              int T, int C, int chunk, int mode, float *part)
 {
-    __shared__ float part[COL_TY][32];
-    __shared__ float mu_s[32];
+    __shared__ float pa[PEER_COL_TY][32], pb[PEER_COL_TY][32];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int c = blockIdx.x * 32 + tx;
-    if (!training) {
-        if (ty == 0 && c < C) {
-            mean[c] = run_mean[c];
-            rstd[c] = rsqrtf(run_var[c] + PEER_BN_EPS);
+    const int r0 = blockIdx.y * chunk, r1 = min(T, r0 + chunk);
+    float a = 0.0f, b = 0.0f;
+    if (c < C) {
+        const float sh = mode == 0 ? q[c] : mean[c], rs = mode == 0 ? 1.0f : rstd[c];
+        for (int r = r0 + ty; r < r1; r += PEER_COL_TY) {
+            const size_t i = (size_t)r * C + c;
+            const float e = (q[i] - sh) * rs;
+            if (mode == 0) {
+                a += e;
+                b += e * e;
+            } else {
+                a += g[i];
+                b += g[i] * e;
+            }
         }
-        return;
     }
-    float s = 0.0f;
-    if (c < C)
-        for (int r = ty; r < T; r += COL_TY)
-            s += q[(size_t)r * C + c];
-    part[ty][tx] = s;
-    __syncthreads();
-    if (ty == 0) {
-        float t = 0.0f;
-        for (int i = 0; i < COL_TY; i++)
-            t += part[i][tx];
-        mu_s[tx] = t / (float)T;
-    }
-    __syncthreads();
-    const float mu = mu_s[tx];
-    s = 0.0f;
-    if (c < C)
-        for (int r = ty; r < T; r += COL_TY) {
-            float e = q[(size_t)r * C + c] - mu;
-            s += e * e;
-        }
-    __syncthreads();
-    part[ty][tx] = s;
+    pa[ty][tx] = a;
+    pb[ty][tx] = b;
     __syncthreads();
     if (ty == 0 && c < C) {
-        float t = 0.0f;
-        for (int i = 0; i < COL_TY; i++)
-            t += part[i][tx];
-        float var = t / (float)T;
-        mean[c] = mu;
-        rstd[c] = rsqrtf(var + PEER_BN_EPS);
-        run_mean[c] = (1.0f - mom) * run_mean[c] + mom * mu;
-        run_var[c] = (1.0f - mom) * run_var[c] + mom * var * (float)T / (float)(T - 1);
+        float x1 = 0.0f, x2 = 0.0f;
+        for (int i = 0; i < PEER_COL_TY; i++) {
+            x1 += pa[i][tx];
+            x2 += pb[i][tx];
+        }
+        float *o = part + ((size_t)blockIdx.y * C + c) * 2;
+        o[0] = x1;
+        o[1] = x2;
     }
+}
+
+static int col_blocks(int T)
+{
+    int rb = (T + 255) / 256;
+    return rb < PEER_COL_RB ? rb : PEER_COL_RB;
+}
+
+void peer_col_partial(const float *q, const float *g, const float *mean, const float *rstd, int T,
+                      int C, int mode, float *part, cudaStream_t s)
+{
+    const int rb = col_blocks(T), chunk = (T + rb - 1) / rb;
+    k_col_partial<<<dim3((C + 31) / 32, rb), dim3(32, PEER_COL_TY), 0, s>>>(q, g, mean, rstd, T, C,
+                                                                            chunk, mode, part);
+}
+
+/* Per column: the row-block partial sums in order -> statistics. */
+__global__ void k_bn_finalize(const float *q, const float *part, int rb, int T, int C, float *mean,
+                              float *rstd, float *run_mean, float *run_var, float mom, int training)
+{
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C)
+        return;
+    if (!training) {
+        mean[c] = run_mean[c];
+        rstd[c] = rsqrtf(run_var[c] + PEER_BN_EPS);
+        return;
+    }
+    float a = 0.0f, b = 0.0f;
+    for (int i = 0; i < rb; i++) {
+        a += part[((size_t)i * C + c) * 2];
+        b += part[((size_t)i * C + c) * 2 + 1];
+    }
+    const float ms = a / (float)T; /* mean of the shifted values */
+    const float var = fmaxf(b / (float)T - ms * ms, 0.0f);
+    const float mu = q[c] + ms;
+    mean[c] = mu;
+    rstd[c] = rsqrtf(var + PEER_BN_EPS);
+    run_mean[c] = (1.0f - mom) * run_mean[c] + mom * mu;
+    run_var[c] = (1.0f - mom) * run_var[c] + mom * var * (float)T / (float)(T - 1);
 }
 
 void peer_bn_stats(const float *q, int T, int C, float *mean, float *rstd, float *run_mean,
-                   float *run_var, float momentum, int training, cudaStream_t s)
+                   float *run_var, float momentum, int training, float *part, cudaStream_t s)
 {
-    k_bn_stats<<<(C + 31) / 32, dim3(32, COL_TY), 0, s>>>(q, T, C, mean, rstd, run_mean, run_var,
-                                                          momentum, training);
+    if (training)
+        peer_col_partial(q, NULL, NULL, NULL, T, C, 0, part, s);
+    k_bn_finalize<<<(C + 255) / 256, 256, 0, s>>>(q, part, col_blocks(T), T, C, mean, rstd,
+                                                  run_mean, run_var, momentum, training);
 }
 
 __global__ void k_bn_apply(const float *q, const float *mean, const float *rstd,
-                           const float *gamma, const float *beta, size_t total, int C, uint16_t *qn)
+                           const float *gamma, const float *beta, size_t total, int C, float *qn)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
         int c = (int)(i % C);
-        qn[i] = f2bf((q[i] - mean[c]) * rstd[c] * gamma[c] + beta[c]);
+        qn[i] = (q[i] - mean[c]) * rstd[c] * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f);
     }
 }
 
 void peer_bn_apply(const float *q, const float *mean, const float *rstd, const float *gamma,
-                   const float *beta, int T, int C, uint16_t *qn, cudaStream_t s)
+                   const float *beta, int T, int C, float *qn, cudaStream_t s)
 {
     size_t total = (size_t)T * C;
     int blocks = (int)((total + 255) / 256 < 8192 ? (total + 255) / 256 : 8192);
@@ -98,9 +129,10 @@ __global__ void k_topk_rows(const float *S, int nb, int T, int n, int k, float *
         key[i] = c < n ? c : INT_MAX;
         v[i] = c < n ? s[c] : -INFINITY;
     }
+    __shared__ float sm[8][TOPK_SMEM];
     float ov;
     int ok;
-    warp_topk<32>(v, key, k, &ov, &ok);
+    warp_topk_fast<32>(v, key, k, sm[threadIdx.x >> 5], &ov, &ok);
     if (lane < k) {
         size_t o = ((size_t)t * nb + b) * k + lane;
         val[o] = ov;
@@ -124,25 +156,33 @@ __global__ void k_topk_combine(const float *val, const int *idx, int T, int h, i
     if (tj >= T * h)
         return;
     const int t = tj / h, j = tj % h;
-    const float *v1 = val + ((size_t)t * 2 * h + 2 * j) * k, *v2 = v1 + k;
-    const int *i1 = idx + ((size_t)t * 2 * h + 2 * j) * k, *i2 = i1 + k;
+    /* lane a < k holds the a-th of each half's top-k; candidates by shuffles */
+    const size_t o = ((size_t)t * 2 * h + 2 * j) * k;
+    const float r1 = lane < k ? val[o + lane] : 0.0f, r2 = lane < k ? val[o + k + lane] : 0.0f;
+    const int q1 = lane < k ? idx[o + lane] : 0, q2 = lane < k ? idx[o + k + lane] : 0;
+    const int iters = (k * k + 31) / 32;
     float v[32];
     int key[32];
 #pragma unroll
     for (int i = 0; i < 32; i++) {
-        int c = i * 32 + lane;
-        if (c < k * k) {
-            int a = c / k, bb = c % k;
-            v[i] = v1[a] + v2[bb];
-            key[i] = i1[a] * n + i2[bb];
-        } else {
-            v[i] = -INFINITY;
-            key[i] = INT_MAX;
+        v[i] = -INFINITY;
+        key[i] = INT_MAX;
+        if (i < iters) { /* warp-uniform */
+            const int c = i * 32 + lane, a = c / k, bb = c % k;
+            const float s1 = __shfl_sync(0xffffffffu, r1, a & 31);
+            const float s2 = __shfl_sync(0xffffffffu, r2, bb);
+            const int j1 = __shfl_sync(0xffffffffu, q1, a & 31);
+            const int j2 = __shfl_sync(0xffffffffu, q2, bb);
+            if (c < k * k) {
+                v[i] = s1 + s2;
+                key[i] = j1 * n + j2;
+            }
         }
     }
+    __shared__ float sm[8][TOPK_SMEM];
     float ov;
     int ok;
-    warp_topk<32>(v, key, k, &ov, &ok);
+    warp_topk_fast<32>(v, key, k, sm[threadIdx.x >> 5], &ov, &ok);
     /* softmax over the k selected (lane 0 holds the maximum) */
     float mx = __shfl_sync(0xffffffffu, ov, 0);
     float e = lane < k ? expf(ov - mx) : 0.0f;
@@ -159,4 +199,16 @@ void peer_topk_combine(const float *val, const int *idx, int T, int h, int n, in
     long warps = (long)T * h;
     k_topk_combine<<<(unsigned)((warps * 32 + 255) / 256), 256, 0, s>>>(val, idx, T, h, n, k, ids,
                                                                         gates);
+}
+
+__global__ void k_bf16_to_f32(const uint16_t *a, size_t n, float *o)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        o[i] = __uint_as_float((uint32_t)a[i] << 16);
+}
+
+void peer_bf16_to_f32(const uint16_t *a, size_t n, float *o, cudaStream_t s)
+{
+    k_bf16_to_f32<<<(unsigned)((n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096), 256, 0, s>>>(a, n, o);
 }

@@ -4,8 +4,6 @@
 #include "gpu_util.cuh"
 #include "peer_kernels.cuh"
 
-#define COL_TY 16
-
 /* One warp per (t, head): lane s < k holds slot s. */
 __global__ void k_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
                             const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
@@ -72,7 +70,7 @@ void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cuda
 
 /* One warp per touched sub-key row: dK[row] = sum over entries ds_p qn_t[half]. */
 __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
-                              const int *nruns, const int *se, const float *ds, const uint16_t *qn,
+                              const int *nruns, const int *se, const float *ds, const float *qn,
                               int n, int h, int k, int dk, float *dkeys)
 {
     const int w = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
@@ -81,29 +79,30 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
         return;
     const int row = run_id[w], beg = run_off[w], end = beg + run_cnt[w];
     const int b = row / n, dk2 = dk / 2, HD = h * dk, hk = h * k;
+    float *dst = dkeys + (size_t)row * dk2;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* dk2 <= 128 */
     for (int i = beg; i < end; i++) {
         const int p = se[i] >> 1, t = p / hk;
         const float dsp = ds[p];
-        const uint16_t *q = qn + (size_t)t * HD + (size_t)b * dk2;
+        const float *q = qn + (size_t)t * HD + (size_t)b * dk2;
 #pragma unroll
         for (int r = 0; r < 4; r++) {
             int c = r * 32 + lane;
             if (c < dk2)
-                acc[r] = fmaf(dsp, __uint_as_float((uint32_t)q[c] << 16), acc[r]);
+                acc[r] = fmaf(dsp, q[c], acc[r]);
         }
     }
 #pragma unroll
     for (int r = 0; r < 4; r++) {
         int c = r * 32 + lane;
         if (c < dk2)
-            dkeys[(size_t)row * dk2 + c] = acc[r];
+            dst[c] = acc[r];
     }
 }
 
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                       const int *nruns, int maxruns, const int *se, const float *ds,
-                      const uint16_t *qn, int n, int h, int k, int dk, float *dkeys,
+                      const float *qn, int n, int h, int k, int dk, float *dkeys,
                       cudaStream_t s)
 {
     const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + 255) / 256);
@@ -111,56 +110,44 @@ void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                                          dkeys);
 }
 
-/* Column sums of dqn and dqn * xhat in a fixed order; then the input gradient. */
-__global__ void k_bn_bwd(const float *q, const float *mean, const float *rstd, const float *gamma,
-                         const float *dqn, int T, int C, float *dgamma, float *dbeta, uint16_t *dq)
+/* dbeta, dgamma [C] from the row-block partial sums, in order. */
+__global__ void k_bn_bwd_finalize(const float *part, int rb, int C, float *dgamma, float *dbeta)
 {
-    __shared__ float p1[COL_TY][32], p2[COL_TY][32];
-    __shared__ float s1[32], s2[32];
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    const int c = blockIdx.x * 32 + tx;
-    float a = 0.0f, b = 0.0f;
-    const float mu = c < C ? mean[c] : 0.0f, rs = c < C ? rstd[c] : 0.0f;
-    if (c < C)
-        for (int r = ty; r < T; r += COL_TY) {
-            const size_t i = (size_t)r * C + c;
-            const float g = dqn[i];
-            a += g;
-            b += g * (q[i] - mu) * rs;
-        }
-    p1[ty][tx] = a;
-    p2[ty][tx] = b;
-    __syncthreads();
-    if (ty == 0) {
-        float x1 = 0.0f, x2 = 0.0f;
-        for (int i = 0; i < COL_TY; i++) {
-            x1 += p1[i][tx];
-            x2 += p2[i][tx];
-        }
-        s1[tx] = x1;
-        s2[tx] = x2;
-        if (c < C) {
-            dbeta[c] = x1;
-            dgamma[c] = x2;
-        }
-    }
-    __syncthreads();
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C)
         return;
-    const float mb = s1[tx] / (float)T, mg = s2[tx] / (float)T, gr = gamma[c] * rs;
-    for (int r = ty; r < T; r += COL_TY) {
-        const size_t i = (size_t)r * C + c;
-        const float xh = (q[i] - mu) * rs;
-        dq[i] = f2bf(gr * (dqn[i] - mb - xh * mg));
+    float a = 0.0f, b = 0.0f;
+    for (int i = 0; i < rb; i++) {
+        a += part[((size_t)i * C + c) * 2];
+        b += part[((size_t)i * C + c) * 2 + 1];
+    }
+    dbeta[c] = a;
+    dgamma[c] = b;
+}
+
+__global__ void k_bn_bwd_apply(const float *q, const float *mean, const float *rstd,
+                               const float *gamma, const float *dqn, const float *dgamma,
+                               const float *dbeta, size_t total, int T, int C, uint16_t *dq)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        const int c = (int)(i % C);
+        const float rs = rstd[c], xh = (q[i] - mean[c]) * rs;
+        const float g = gamma ? gamma[c] : 1.0f;
+        dq[i] = f2bf(g * rs * (dqn[i] - dbeta[c] / (float)T - xh * dgamma[c] / (float)T));
     }
 }
 
 void peer_bn_bwd(const float *q, const float *mean, const float *rstd, const float *gamma,
                  const float *dqn, int T, int C, float *dgamma, float *dbeta, uint16_t *dq,
-                 cudaStream_t s)
+                 float *part, cudaStream_t s)
 {
-    k_bn_bwd<<<(C + 31) / 32, dim3(32, COL_TY), 0, s>>>(q, mean, rstd, gamma, dqn, T, C, dgamma,
-                                                        dbeta, dq);
+    peer_col_partial(q, dqn, mean, rstd, T, C, 1, part, s);
+    const int rb = (T + 255) / 256 < PEER_COL_RB ? (T + 255) / 256 : PEER_COL_RB;
+    k_bn_bwd_finalize<<<(C + 255) / 256, 256, 0, s>>>(part, rb, C, dgamma, dbeta);
+    const size_t total = (size_t)T * C;
+    const int blocks = (int)((total + 255) / 256 < 8192 ? (total + 255) / 256 : 8192);
+    k_bn_bwd_apply<<<blocks, 256, 0, s>>>(q, mean, rstd, gamma, dqn, dgamma, dbeta, total, T, C, dq);
 }
 
 /* One block per touched row; blockDim = d/8 threads of 8 columns. */

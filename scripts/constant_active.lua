@@ -69,7 +69,7 @@ body[#body + 1] = sw:plot("capacity", {title = "Loss gain over dense at fixed ac
   xlabel = "experts E", ylabel = "validation loss gain (nats/byte)", logx = true,
   series = series_m}) .. "\n"
 body[#body + 1] = "## Fitted laws vs published\n\n"
-for _, name in ipairs({"clark_routed", "joint_moe"}) do
+for _, name in ipairs({"clark", "joint_moe"}) do
   body[#body + 1] = (report.fit_section(sw, name, rows))
 end
 sw:write_report("Constant active parameters: more experts at the same cost per token",

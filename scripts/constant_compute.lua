@@ -14,7 +14,7 @@ local o = sweep.args("constant_compute.lua", arg, {
 })
 local size = sweep.size(o, {
   smoke = {flops = 3e8, experts = {1, 4}, d_model = {16, 32}, layers = 1, batch = 4, seq_len = 32},
-  default = {flops = 1e11, experts = {1, 4, 16}, d_model = {32, 48, 64, 96}, layers = 2,
+  default = {flops = 3e10, experts = {1, 4, 16}, d_model = {32, 48, 64, 96}, layers = 2,
              batch = 8, seq_len = 64},
   cuda = {flops = 2e16, experts = {1, 4, 16, 64}, d_model = {128, 192, 256, 384, 512},
           layers = 4, batch = 32, seq_len = 256},
@@ -66,11 +66,23 @@ for _, E in ipairs(size.experts) do
   series[#series + 1] = {name = "E = " .. E, x = xs, y = ys}
 end
 body[#body + 1] = sweep.md_table(best, {"E", "run", "n_act", "tokens", "val_loss"}) .. "\n"
+-- where the minimum sits: bracketed by the widths, or at an edge of them
+local dmin, dmax = math.huge, 0
+for _, d in ipairs(size.d_model) do dmin, dmax = math.min(dmin, d), math.max(dmax, d) end
+for _, b in ipairs(best) do
+  if b.d_model == dmin or b.d_model == dmax then
+    body[#body + 1] = string.format("For E = %d the best run is the %s width (d_model %d): the " ..
+      "compute optimum lies at or beyond the edge of these widths, so the sweep does not bracket " ..
+      "it.\n\n", b.E, b.d_model == dmin and "smallest" or "largest", b.d_model)
+  end
+end
 body[#body + 1] = sw:plot("isoflop", {title = string.format("Validation loss at %g FLOPs", size.flops),
   xlabel = "active parameters N_act", ylabel = "validation loss (nats/byte)", logx = true,
   series = series}) .. "\n"
 
-body[#body + 1] = "## Published optimum at the same compute (llm720 plan)\n\n"
+body[#body + 1] = "## Published optimum at the same compute (llm720 plan)\n\n" ..
+  sw:plot_cmd("plan_isoflop", "Published law: isoFLOP curves",
+              {"plan", "isoflop", flops = size.flops, experts = size.experts}) .. "\n"
 if plan then
   local prow = {}
   for i, e in ipairs(plan.experts) do

@@ -68,6 +68,8 @@ body[#body + 1] = "- resident: every weight and the KV cache in GPU memory (`llm
 body[#body + 1] = sweep.md_table(rows, {"plan", "ffn", "experts", "d_model", "layers",
   "active_params", "total_params", "tokens", "loss", "expert_GB", "cache_GB", "hit_rate",
   {"tokens_per_second", "tokens/s"}}) .. "\n"
+body[#body + 1] = sw:plot_cmd("plan_memory", "Published law: best loss vs memory budget",
+  {"plan", "memory", flops = o.flops}) .. "\n"
 sw:write_report("Hardware plan for " .. o.hardware, table.concat(body))
 llm720.print_table(rows, {"plan", "ffn", "experts", "active_params", "total_params", "loss",
   "hit_rate", "tokens_per_second"})

@@ -1,5 +1,6 @@
 /* cache.c: see cache.h. */
 #include "cache.h"
+#include "lruq.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,8 @@ typedef struct bucket {
 struct l720_cache {
     l720_policy policy;
     uint32_t n, cap, size;
-    node *node;        /* [n] LRU, FIFO, LFU: list links; prev == OUT when not resident */
+    l720_lruq lq;      /* LRU, FIFO */
+    node *node;        /* [n] LFU: list links within a bucket; prev == OUT when not resident */
     uint32_t head, tail;
     uint32_t *bucket_of; /* [n] LFU: bucket of a resident id */
     bucket *bucket;      /* [cap + 1] LFU pool */
@@ -37,6 +39,8 @@ void l720_cache_clear(l720_cache *c)
 {
     c->size = 0;
     c->head = c->tail = NIL;
+    if (c->lq.stamp)
+        l720_lruq_clear(&c->lq);
     if (c->node)
         for (uint32_t i = 0; i < c->n; i++)
             c->node[i].prev = OUT, c->node[i].next = NIL;
@@ -75,7 +79,7 @@ l720_cache *l720_cache_new(l720_policy policy, uint32_t n, uint32_t cap, l720_rn
         break;
     case L720_POLICY_LRU:
     case L720_POLICY_FIFO:
-        ok = (c->node = malloc((size_t)n * sizeof *c->node)) != NULL;
+        ok = !l720_lruq_init(&c->lq, n, cap, policy == L720_POLICY_LRU);
         break;
     case L720_POLICY_RANDOM:
         ok = (c->slot = malloc(((size_t)cap + 1) * sizeof *c->slot)) &&
@@ -99,6 +103,8 @@ void l720_cache_free(l720_cache *c)
 {
     if (!c)
         return;
+    if (c->lq.stamp)
+        l720_lruq_free(&c->lq);
     free(c->node);
     free(c->bucket_of);
     free(c->bucket);
@@ -119,10 +125,12 @@ void l720_cache_pin(l720_cache *c, const uint32_t *ids, size_t k)
         }
 }
 
-uint32_t l720_cache_size(const l720_cache *c) { return c->size; }
+uint32_t l720_cache_size(const l720_cache *c) { return c->lq.stamp ? c->lq.size : c->size; }
 
 int l720_cache_resident(const l720_cache *c, uint32_t id)
 {
+    if (c->lq.stamp)
+        return c->lq.stamp[id] != 0;
     if (c->node)
         return c->node[id].prev != OUT;
     if (c->pos)
@@ -130,7 +138,7 @@ int l720_cache_resident(const l720_cache *c, uint32_t id)
     return c->pinned[id] == 2;
 }
 
-/* --- intrusive list over node[] (head = most recent) --- */
+/* --- intrusive lists over node[] (head = most recent), for LFU's buckets --- */
 
 static inline void list_unlink(node *nd, uint32_t *head, uint32_t *tail, uint32_t id)
 {
@@ -163,30 +171,6 @@ static inline uint32_t list_pop_back(node *nd, uint32_t *head, uint32_t *tail)
     list_unlink(nd, head, tail, id);
     nd[id].prev = OUT;
     return id;
-}
-
-static int access_list(l720_cache *c, uint32_t id, int move_on_hit)
-{
-    node *nd = c->node;
-    if (nd[id].prev != OUT) {
-        if (move_on_hit && c->head != id) {
-            list_unlink(nd, &c->head, &c->tail, id);
-            list_push_front(nd, &c->head, &c->tail, id);
-        }
-        return L720_HIT;
-    }
-    if (c->cap == 0)
-        return L720_BYPASS;
-    if (c->size == c->cap) {
-        list_pop_back(nd, &c->head, &c->tail);
-        /* the next eviction reads the new tail's predecessor: fetch it now */
-        if (c->tail != NIL && nd[c->tail].prev != NIL)
-            __builtin_prefetch(nd + nd[c->tail].prev);
-    } else {
-        c->size++;
-    }
-    list_push_front(nd, &c->head, &c->tail, id);
-    return L720_MISS;
 }
 
 /* --- LFU: buckets of equal counts, each an intrusive list of ids --- */
@@ -278,9 +262,8 @@ int l720_cache_access(l720_cache *c, uint32_t id)
 {
     switch (c->policy) {
     case L720_POLICY_LRU:
-        return access_list(c, id, 1);
     case L720_POLICY_FIFO:
-        return access_list(c, id, 0);
+        return l720_lruq_access(&c->lq, id);
     case L720_POLICY_LFU:
         return access_lfu(c, id);
     case L720_POLICY_RANDOM:
@@ -303,36 +286,41 @@ int l720_cache_access(l720_cache *c, uint32_t id)
 /* Prefetch distance in accesses (see routing.c). */
 #define AHEAD 16
 
+/* The line that l720_cache_resident reads for id. */
+static inline const void *resident_line(const l720_cache *c, uint32_t id)
+{
+    if (c->lq.stamp)
+        return c->lq.stamp + id;
+    if (c->node)
+        return c->node + id;
+    if (c->pos)
+        return c->pos + id;
+    return c->pinned + id;
+}
+
 void l720_cache_access_many(l720_cache *c, const uint32_t *ids, size_t n, uint8_t *out)
 {
-    if (c->policy == L720_POLICY_LRU || c->policy == L720_POLICY_FIFO) {
-        node *nd = c->node;
-        int lru = c->policy == L720_POLICY_LRU;
-        for (size_t j = 0; j < n; j++) {
-            if (j + AHEAD < n)
-                __builtin_prefetch(nd + ids[j + AHEAD]);
-            if (lru && j + AHEAD / 2 < n) {
-                /* the neighbours that a move to the front will touch */
-                const node *x = nd + ids[j + AHEAD / 2];
-                if (x->prev < OUT)
-                    __builtin_prefetch(nd + x->prev);
-                if (x->next != NIL)
-                    __builtin_prefetch(nd + x->next);
-            }
-            out[j] = (uint8_t)access_list(c, ids[j], lru);
-        }
+    if (c->lq.stamp) {
+        l720_lruq_access_many(&c->lq, ids, n, out);
         return;
     }
     for (size_t j = 0; j < n; j++) {
-        if (j + AHEAD < n) {
-            uint32_t a = ids[j + AHEAD];
-            if (c->node)
-                __builtin_prefetch(c->node + a);
-            else if (c->pos)
-                __builtin_prefetch(c->pos + a);
-            else
-                __builtin_prefetch(c->pinned + a);
-        }
+        if (j + AHEAD < n)
+            __builtin_prefetch(resident_line(c, ids[j + AHEAD]));
         out[j] = (uint8_t)l720_cache_access(c, ids[j]);
     }
+}
+
+void l720_cache_resident_first(const l720_cache *c, uint32_t *ids, size_t n, uint32_t *tmp)
+{
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n)
+            __builtin_prefetch(resident_line(c, ids[i + AHEAD]));
+        if (l720_cache_resident(c, ids[i]))
+            ids[a++] = ids[i];
+        else
+            tmp[b++] = ids[i];
+    }
+    memcpy(ids + a, tmp, b * sizeof *ids);
 }

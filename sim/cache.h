@@ -1,9 +1,10 @@
 /* cache.h: one layer's share of HBM as a cache of experts, on dense ids.
  *
- * Every operation is O(1) and allocation-free after l720_cache_new: LRU and
- * FIFO keep an intrusive doubly-linked list over the ids, LFU keeps frequency
- * buckets (counts since insertion; ties evict the least recent), random keeps
- * the resident ids in an array, static pins a given set. Belady's MIN needs
+ * Every operation is O(1) (amortized for LRU and FIFO) and allocation-free
+ * after l720_cache_new: LRU and FIFO keep a stamped queue (lruq.h), LFU keeps
+ * frequency buckets of intrusive lists (counts since insertion; ties evict
+ * the least recent), random keeps the resident ids in an array, static pins
+ * a given set. Belady's MIN needs
  * the future, so it is a function over a whole access stream instead.
  */
 #ifndef L720_CACHE_H
@@ -40,6 +41,11 @@ int l720_cache_access(l720_cache *c, uint32_t id);
 /* Accesses ids[0..n) in order, out[j] the outcome of ids[j]: the same as n
  * calls of l720_cache_access, with the lines of later ids fetched early. */
 void l720_cache_access_many(l720_cache *c, const uint32_t *ids, size_t n, uint8_t *out);
+
+/* Orders ids[0..n) with the resident ones first, stably (tmp holds n ids):
+ * a grouped step touches what it holds before it fetches what it lacks, so
+ * that (with LRU) a miss never evicts an expert the same step is about to use. */
+void l720_cache_resident_first(const l720_cache *c, uint32_t *ids, size_t n, uint32_t *tmp);
 
 /* Resident experts now. */
 uint32_t l720_cache_size(const l720_cache *c);

@@ -80,7 +80,8 @@ int l720_sim_parse_routing(const char *s, l720_sim_config *cfg, const char **tra
         return 0;
     }
     return l720_err_set(err, L720_EINPUT,
-                        "sim: --routing: expected uniform, zipf:S, pk-zipf:S or trace:FILE, got '%s'",
+                        "sim: --routing: expected uniform, zipf:S, pk-zipf:S or trace:FILE, "
+                        "got '%s'",
                         s);
 }
 
@@ -125,7 +126,8 @@ int l720_sim_parse_prefetch(const char *s, l720_sim_config *cfg, l720_err *err)
     return 0;
 bad:
     return l720_err_set(err, L720_EINPUT,
-                        "sim: --prefetch: expected none, oracle[:AHEAD] or predict:Q[:AHEAD], got '%s'",
+                        "sim: --prefetch: expected none, oracle[:AHEAD] or predict:Q[:AHEAD], "
+                        "got '%s'",
                         s);
 }
 
@@ -181,7 +183,7 @@ int l720_sim_config_check(const l720_sim_config *cfg, l720_err *err)
                                 cfg->experts);
     }
     if (cfg->routing == L720_ROUTE_TRACE) {
-        const l720_trace *t = cfg->trace;
+        const l720_route_trace *t = cfg->trace;
         if (!t)
             return l720_err_set(err, L720_EINPUT, "sim: trace routing without a trace");
         if (t->layers != cfg->layers || t->experts != cfg->experts ||

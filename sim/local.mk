@@ -4,7 +4,7 @@ libsim_a_SOURCES = \
 	sim/sim.h sim/sim.c sim/config.c sim/result_json.c \
 	sim/trace.h sim/trace.c \
 	sim/alias.h sim/alias.c sim/routing.h sim/routing.c \
-	sim/cache.h sim/cache.c sim/belady.c \
+	sim/cache.h sim/cache.c sim/lruq.h sim/lruq.c sim/belady.c \
 	sim/eventq.h sim/eventq.c sim/timing.h sim/timing.c \
 	sim/models.h sim/models.c \
 	sim/sweep.h sim/sweep.c

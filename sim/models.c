@@ -25,31 +25,26 @@ double l720_che_tc(const double *p, size_t n, double c)
         return 0;
     if (c >= (double)support)
         return INFINITY;
-    /* f is increasing and concave in t: bracket, then Newton kept inside
-     * the bracket (bisection when a step leaves it). */
-    double lo = 0, hi = c, df;
-    while (che_f(p, n, c, hi, &df) < 0) {
-        lo = hi;
-        hi *= 2;
-    }
-    double t = hi;
-    for (int it = 0; it < 200; it++) {
+    /* f is increasing and concave in t, and f(c) <= 0 (each term is at most
+     * p_i t): Newton from t = c climbs to the root from below without
+     * overshooting (the tangent of a concave function lies above it). */
+    double t = c, df;
+    for (int it = 0; it < 100; it++) {
         double f = che_f(p, n, c, t, &df);
-        if (f > 0)
-            hi = t;
-        else
-            lo = t;
-        if (fabs(f) < 1e-9 * c || hi - lo < 1e-12 * hi)
+        if (f > -1e-10 * c || !(df > 0))
             break;
-        double nt = df > 0 ? t - f / df : 0.5 * (lo + hi);
-        t = nt > lo && nt < hi ? nt : 0.5 * (lo + hi);
+        t -= f / df;
     }
     return t;
 }
 
 double l720_che_hit_rate(const double *p, size_t n, double c)
 {
-    double t = l720_che_tc(p, n, c);
+    return l720_che_hit_rate_at(p, n, l720_che_tc(p, n, c));
+}
+
+double l720_che_hit_rate_at(const double *p, size_t n, double t)
+{
     if (isinf(t))
         return 1.0;
     double h = 0;
@@ -64,7 +59,10 @@ double l720_token_miss(double hit_rate, double K) { return 1.0 - pow(hit_rate, K
 
 double l720_paper_p_miss(double hit_rate, double c_act) { return pow(1.0 - hit_rate, c_act); }
 
-double l720_paper_exp_claim(double k, double n_hot, double n_tot) { return exp(-k * n_hot / n_tot); }
+double l720_paper_exp_claim(double k, double n_hot, double n_tot)
+{
+    return exp(-k * n_hot / n_tot);
+}
 
 double l720_paper_token_seconds(double c_act, double t_gemm, double hit_rate, double s_exp,
                                 double link_bandwidth, double link_latency)

@@ -15,6 +15,8 @@ double l720_che_tc(const double *p, size_t n, double c);
 /* LRU hit rate under independent references by Che's approximation:
  * sum_i p_i (1 - exp(-p_i t_C)). */
 double l720_che_hit_rate(const double *p, size_t n, double c);
+/* The same for a t_C already solved. */
+double l720_che_hit_rate_at(const double *p, size_t n, double t_c);
 
 /* Uniform popularity: hit rate = c / n for LRU, FIFO, random (capped at 1). */
 double l720_uniform_hit_rate(double c, double n);

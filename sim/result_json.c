@@ -38,6 +38,7 @@ cJSON *l720_sim_config_json(const l720_sim_config *cfg)
     num(c, "reuse", cfg->reuse);
     cJSON_AddBoolToObject(c, "decode", cfg->decode);
     cJSON_AddStringToObject(c, "policy", l720_policy_name(cfg->policy));
+    cJSON_AddStringToObject(c, "access", cfg->access == L720_ACCESS_GROUPED ? "grouped" : "token");
     cJSON_AddStringToObject(c, "prefetch", prefetch_names[cfg->prefetch]);
     if (cfg->prefetch == L720_PREFETCH_PREDICT)
         num(c, "predict_q", cfg->predict_q);
@@ -119,6 +120,8 @@ cJSON *l720_sim_result_json(const l720_sim_config *cfg, const l720_sim_result *r
     num(o, "cache_experts_per_layer", (double)r->cache_experts);
     cJSON_AddBoolToObject(o, "all_resident", r->all_resident);
     num(o, "events", (double)r->events);
+    num(o, "copy_channels", (double)r->copy_channels);
+    num(o, "copy_fixed_seconds", r->copy_fixed_seconds);
     cJSON_AddItemToObject(o, "models", models_json(cfg, r));
     cJSON *pl = cJSON_AddArrayToObject(o, "per_layer");
     for (long l = 0; l < r->layers_n; l++) {

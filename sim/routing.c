@@ -8,6 +8,29 @@
 #include "alias.h"
 #include "trace.h"
 
+/* The draws of a layer: xoshiro256** (Blackman and Vigna), seeded from the
+ * layer's MT19937 stream (rng.h), inlined because routing is the inner loop. */
+typedef struct fast_rng {
+    uint64_t s[4];
+} fast_rng;
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t draw64(fast_rng *g)
+{
+    uint64_t *s = g->s;
+    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+static inline uint32_t draw32(fast_rng *g) { return (uint32_t)(draw64(g) >> 32); }
+
 struct l720_router {
     l720_route_kind kind;
     uint32_t N, side;      /* side: n of pk-zipf (N = n^2); N otherwise */
@@ -23,15 +46,13 @@ struct l720_router {
     uint32_t *prev;        /* [B or 1, K] previous token's experts */
     uint32_t *coin;        /* [B, K] scratch of draw_many */
     uint8_t *has_prev;     /* [B or 1] */
-    const l720_trace *trace;
+    const l720_route_trace *trace;
     long layer;
-    gsl_rng *g;            /* borrowed from the layer's l720_rng */
+    fast_rng g;            /* the layer's draws */
 };
 
-static inline uint32_t draw32(gsl_rng *g) { return (uint32_t)gsl_rng_get(g); }
-
 /* Uniform in [0, n), exact (multiply and reject). */
-static inline uint32_t below(gsl_rng *g, uint32_t n)
+static inline uint32_t below(fast_rng *g, uint32_t n)
 {
     uint64_t m = (uint64_t)draw32(g) * n;
     uint32_t l = (uint32_t)m;
@@ -45,7 +66,7 @@ static inline uint32_t below(gsl_rng *g, uint32_t n)
     return (uint32_t)(m >> 32);
 }
 
-static inline uint32_t alias_draw(gsl_rng *g, const l720_alias_entry *tab, uint32_t n)
+static inline uint32_t alias_draw(fast_rng *g, const l720_alias_entry *tab, uint32_t n)
 {
     uint32_t i = below(g, n);
     return draw32(g) < tab[i].keep ? i : tab[i].alias;
@@ -55,12 +76,12 @@ static inline uint32_t draw(l720_router *r)
 {
     switch (r->kind) {
     case L720_ROUTE_ZIPF:
-        return alias_draw(r->g, r->tab[0], r->N);
+        return alias_draw(&r->g, r->tab[0], r->N);
     case L720_ROUTE_PK_ZIPF:
-        return alias_draw(r->g, r->tab[0], r->side) * r->side +
-               alias_draw(r->g, r->tab[1], r->side);
+        return alias_draw(&r->g, r->tab[0], r->side) * r->side +
+               alias_draw(&r->g, r->tab[1], r->side);
     default:
-        return below(r->g, r->N);
+        return below(&r->g, r->N);
     }
 }
 
@@ -132,7 +153,10 @@ oom:
 void l720_router_layer(l720_router *r, long layer, l720_rng *rng)
 {
     r->layer = layer;
-    r->g = rng->gsl;
+    for (int i = 0; i < 4; i++) /* 64 bits from two 32-bit MT19937 outputs each */
+        r->g.s[i] = ((uint64_t)gsl_rng_get(rng->gsl) << 32) | (uint64_t)gsl_rng_get(rng->gsl);
+    if (!(r->g.s[0] | r->g.s[1] | r->g.s[2] | r->g.s[3]))
+        r->g.s[0] = 1; /* the one state xoshiro cannot leave */
     memset(r->has_prev, 0, r->decode ? r->B : 1);
     int sides = r->kind == L720_ROUTE_PK_ZIPF ? 2 : r->kind == L720_ROUTE_ZIPF ? 1 : 0;
     for (int s = 0; s < sides; s++) {
@@ -162,7 +186,7 @@ static uint32_t fresh(l720_router *r, const uint32_t *head, uint32_t j)
         if (!taken(head, j, e))
             return e;
     }
-    uint32_t e = below(r->g, r->N);
+    uint32_t e = below(&r->g, r->N);
     while (taken(head, j, e))
         e = e + 1 == r->N ? 0 : e + 1;
     return e;
@@ -184,8 +208,16 @@ static void draw_many(l720_router *r, uint32_t *out, uint32_t *coin, size_t n)
     }
     const l720_alias_entry *tab = r->tab[0];
     for (size_t j = 0; j < n; j++) {
-        out[j] = below(r->g, r->N);
-        coin[j] = draw32(r->g);
+        /* one 64-bit draw: the high half picks the entry, the low half tosses its coin */
+        uint64_t x = draw64(&r->g);
+        uint64_t m = (x >> 32) * r->N;
+        if ((uint32_t)m < r->N) {
+            uint32_t t = (uint32_t)(-r->N) % r->N;
+            while ((uint32_t)m < t)
+                m = (uint64_t)draw32(&r->g) * r->N;
+        }
+        out[j] = (uint32_t)(m >> 32);
+        coin[j] = (uint32_t)x;
     }
     for (size_t j = 0; j < n; j++) {
         if (j + AHEAD < n)
@@ -199,7 +231,7 @@ void l720_router_step(l720_router *r, long step, uint32_t *out)
 {
     const uint32_t K = r->K, k = r->k;
     if (r->kind == L720_ROUTE_TRACE) {
-        const l720_trace *t = r->trace;
+        const l720_route_trace *t = r->trace;
         for (uint32_t b = 0; b < r->B; b++) {
             long tok = (long)(((uint64_t)step * r->B + b) % (uint64_t)t->tokens);
             memcpy(out + (size_t)b * K,
@@ -212,10 +244,18 @@ void l720_router_step(l720_router *r, long step, uint32_t *out)
         /* independent slots: draw them all, then redraw repeats within a head */
         draw_many(r, out, r->coin, (size_t)r->B * K);
         if (k > 1)
-            for (size_t h0 = 0; h0 < (size_t)r->B * K; h0 += k)
-                for (uint32_t j = 1; j < k; j++)
-                    if (taken(out + h0, j, out[h0 + j]))
-                        out[h0 + j] = fresh(r, out + h0, j);
+            for (size_t h0 = 0; h0 < (size_t)r->B * K; h0 += k) {
+                /* a 256-bit filter of the head's ids so far: most ids skip the scan */
+                uint64_t seen[4] = {0, 0, 0, 0};
+                for (uint32_t j = 0; j < k; j++) {
+                    uint32_t e = out[h0 + j], bit = (e * 0x9E3779B1u) >> 24;
+                    if ((seen[bit >> 6] >> (bit & 63) & 1) && taken(out + h0, j, e)) {
+                        e = out[h0 + j] = fresh(r, out + h0, j);
+                        bit = (e * 0x9E3779B1u) >> 24;
+                    }
+                    seen[bit >> 6] |= 1ull << (bit & 63);
+                }
+            }
         return;
     }
     for (uint32_t b = 0; b < r->B; b++) {
@@ -227,7 +267,7 @@ void l720_router_step(l720_router *r, long step, uint32_t *out)
             uint32_t j = s % k;
             const uint32_t *head = o + (s - j);
             uint32_t e;
-            if (reuse && draw32(r->g) < (uint32_t)(r->reuse * 4294967295.0) &&
+            if (reuse && draw32(&r->g) < (uint32_t)(r->reuse * 4294967295.0) &&
                 !taken(head, j, pv[s]))
                 e = pv[s];
             else
@@ -254,11 +294,12 @@ void l720_router_popularity(const l720_router *r, double *p)
                 p[(size_t)r->perm[0][i] * r->side + r->perm[1][j]] = r->zipf[i] * r->zipf[j];
         break;
     case L720_ROUTE_TRACE: {
-        const l720_trace *t = r->trace;
+        const l720_route_trace *t = r->trace;
         memset(p, 0, r->N * sizeof *p);
         double n = 0;
         for (long tok = 0; tok < t->tokens; tok++) {
-            const uint32_t *e = t->ids + ((size_t)tok * (size_t)t->layers + (size_t)r->layer) * r->K;
+            size_t row = (size_t)tok * (size_t)t->layers + (size_t)r->layer;
+            const uint32_t *e = t->ids + row * r->K;
             for (uint32_t s = 0; s < r->K; s++)
                 p[e[s]] += 1, n += 1;
         }

@@ -73,51 +73,24 @@ static int pin_top(l720_cache *c, const double *pop, uint32_t n, uint32_t cap)
 typedef struct work {
     uint32_t N, K, B, cap;
     long L, W;
-    uint8_t *stamp;   /* [N] 2 (step % STAMP_PERIOD + 1) + fetched: the step that last
-                       * touched an expert; one byte, so that it stays in the inner
-                       * caches, cleared every STAMP_PERIOD steps */
+    uint16_t *stamp;  /* [N] 4 (step % STAMP_PERIOD + 1) + outcome: the step that last
+                       * touched an expert and what its cache access gave; two bytes,
+                       * so that it stays in the inner caches; cleared every period */
+    uint64_t *seen;     /* [N / 64 + 1] token order: experts touched in this step */
+    uint64_t *fetched;  /* [N / 64 + 1] token order: experts streamed in this step */
+    uint32_t *touched;  /* [B K] token order: the experts set in seen */
     uint32_t *fetch;  /* [steps, L] misses that cross the link */
     uint32_t *uniq;   /* [steps, L] distinct experts touched */
 } work;
 
-#define STAMP_PERIOD 127
+#define STAMP_PERIOD 16383
 
-/* Counts one layer-step: hits, (token, layer) pairs with a miss, transfers
- * (a bypassed expert is fetched once per step), distinct experts. */
-static void tally(work *w, l720_sim_layer *ly, long step, long layer, const uint32_t *ids,
-                  const uint8_t *flags)
+static inline uint16_t step_mark(long step) { return (uint16_t)(4 * (step % STAMP_PERIOD + 1)); }
+
+/* Keeps what the timeline needs of one layer-step, and the measured counts. */
+static void store_step(work *w, l720_sim_layer *ly, long step, long layer, uint32_t fetch,
+                       uint32_t uniq, double hits, double tok_miss)
 {
-    if (step % STAMP_PERIOD == 0)
-        memset(w->stamp, 0, w->N);
-    const uint8_t mark = (uint8_t)(2 * (step % STAMP_PERIOD + 1));
-    double hits = 0, tok_miss = 0;
-    uint32_t fetch = 0, uniq = 0;
-    for (uint32_t b = 0; b < w->B; b++) {
-        int missed = 0;
-        for (uint32_t s = 0; s < w->K; s++) {
-            size_t j = (size_t)b * w->K + s;
-            if (j + 16 < (size_t)w->B * w->K)
-                __builtin_prefetch(w->stamp + ids[j + 16]);
-            uint32_t id = ids[j];
-            uint8_t st = w->stamp[id];
-            int f = flags[j];
-            if ((st | 1) != (mark | 1)) {
-                uniq++;
-                st = mark;
-            }
-            if (f == L720_HIT) {
-                hits++;
-            } else {
-                missed = 1;
-                if (f == L720_MISS || st == mark) {
-                    fetch++;
-                    st = (uint8_t)(mark | 1);
-                }
-            }
-            w->stamp[id] = st;
-        }
-        tok_miss += missed;
-    }
     size_t g = (size_t)step * (size_t)w->L + (size_t)layer;
     w->fetch[g] = fetch;
     w->uniq[g] = uniq;
@@ -126,6 +99,100 @@ static void tally(work *w, l720_sim_layer *ly, long step, long layer, const uint
         ly->hits += hits;
         ly->token_misses += tok_miss;
     }
+}
+
+/* The distinct experts of one layer-step, in first-touch order, into dist;
+ * returns how many. A MoE layer computes expert by expert (grouped), so the
+ * cache sees each expert once per layer-step, whichever tokens picked it. */
+static size_t distinct(work *w, long step, const uint32_t *ids, size_t n, uint32_t *dist)
+{
+    if (step % STAMP_PERIOD == 0)
+        memset(w->stamp, 0, (size_t)w->N * sizeof *w->stamp);
+    const uint16_t mark = step_mark(step);
+    size_t nd = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j + 16 < n)
+            __builtin_prefetch(w->stamp + ids[j + 16]);
+        uint32_t id = ids[j];
+        if ((w->stamp[id] & ~3u) != mark) {
+            w->stamp[id] = mark;
+            dist[nd++] = id;
+        }
+    }
+    return nd;
+}
+
+/* Counts one layer-step from the outcomes of its distinct experts: an access
+ * hits when its expert was resident at the step's access to it; every miss
+ * (inserted or streamed past) is one transfer. */
+static void tally(work *w, l720_sim_layer *ly, long step, long layer, const uint32_t *ids,
+                  const uint32_t *dist, const uint8_t *dflags, size_t nd)
+{
+    const uint16_t mark = step_mark(step);
+    uint32_t fetch = 0;
+    for (size_t i = 0; i < nd; i++) {
+        w->stamp[dist[i]] = (uint16_t)(mark | dflags[i]);
+        fetch += dflags[i] != L720_HIT;
+    }
+    double hits = 0, tok_miss = 0;
+    size_t n = (size_t)w->B * w->K;
+    for (uint32_t b = 0; b < w->B; b++) {
+        int missed = 0;
+        for (uint32_t s = 0; s < w->K; s++) {
+            size_t j = (size_t)b * w->K + s;
+            if (j + 16 < n)
+                __builtin_prefetch(w->stamp + ids[j + 16]);
+            int hit = (w->stamp[ids[j]] & 3) == L720_HIT;
+            hits += hit;
+            missed |= !hit;
+        }
+        tok_miss += missed;
+    }
+    store_step(w, ly, step, layer, fetch, (uint32_t)nd, hits, tok_miss);
+}
+
+/* Token order: the accesses went through the cache one by one. Counts one
+ * layer-step: an inserted miss is one transfer, a miss streamed past the
+ * cache (bypass) one transfer the first time in the step. The step's
+ * distinct experts are bits in w->seen (small enough for the inner caches),
+ * cleared at the end through the list of the ones set. */
+static void tally_token(work *w, l720_sim_layer *ly, long step, long layer, const uint32_t *ids,
+                        const uint8_t *flags)
+{
+    double hits = 0, tok_miss = 0;
+    uint32_t fetch = 0, uniq = 0, bypassed = 0;
+    uint64_t *seen = w->seen, *fetched = w->fetched;
+    for (uint32_t b = 0; b < w->B; b++) {
+        int missed = 0;
+        for (uint32_t s = 0; s < w->K; s++) {
+            size_t j = (size_t)b * w->K + s;
+            uint32_t id = ids[j];
+            uint64_t bit = 1ull << (id & 63);
+            if (!(seen[id >> 6] & bit)) {
+                seen[id >> 6] |= bit;
+                w->touched[uniq++] = id;
+            }
+            if (flags[j] == L720_HIT) {
+                hits++;
+            } else {
+                missed = 1;
+                if (flags[j] == L720_MISS) {
+                    fetch++;
+                } else if (!(fetched[id >> 6] & bit)) {
+                    fetch++;
+                    bypassed = 1;
+                    fetched[id >> 6] |= bit;
+                }
+            }
+        }
+        tok_miss += missed;
+    }
+    for (uint32_t i = 0; i < uniq; i++)
+        seen[w->touched[i] >> 6] = 0;
+    if (bypassed)
+        for (uint32_t i = 0; i < uniq; i++)
+            fetched[w->touched[i] >> 6] = 0;
+    store_step(w, ly, step, layer, fetch, uniq, hits, tok_miss);
 }
 
 static double roofline(const l720_sim_config *cfg, uint32_t uniq)
@@ -140,10 +207,10 @@ static double roofline(const l720_sim_config *cfg, uint32_t uniq)
     return t_flops > t_bytes ? t_flops : t_bytes;
 }
 
-/* Routes and caches every step of one layer. */
-static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_cache *cache,
-                     long layer, int all_resident, uint32_t *ids, uint8_t *flags,
-                     l720_sim_layer *ly)
+/* Routes and caches every step of one layer, in token order. */
+static int run_layer_token(const l720_sim_config *cfg, work *w, l720_router *rt,
+                           l720_cache *cache, long layer, int all_resident, uint32_t *ids,
+                           uint8_t *flags, l720_sim_layer *ly)
 {
     long steps = w->W + cfg->steps;
     size_t per_step = (size_t)w->B * w->K;
@@ -153,7 +220,7 @@ static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_
         if (l720_belady(ids, (size_t)steps * per_step, w->N, w->cap, flags))
             return -1;
         for (long s = 0; s < steps; s++)
-            tally(w, ly, s, layer, ids + (size_t)s * per_step, flags + (size_t)s * per_step);
+            tally_token(w, ly, s, layer, ids + (size_t)s * per_step, flags + (size_t)s * per_step);
         return 0;
     }
     for (long s = 0; s < steps; s++) {
@@ -162,7 +229,45 @@ static int run_layer(const l720_sim_config *cfg, work *w, l720_router *rt, l720_
             memset(flags, L720_HIT, per_step);
         else
             l720_cache_access_many(cache, ids, per_step, flags);
-        tally(w, ly, s, layer, ids, flags);
+        tally_token(w, ly, s, layer, ids, flags);
+    }
+    return 0;
+}
+
+/* Routes and caches every step of one layer, grouped. ids, dist and flags
+ * hold one step (all the layer's steps for Belady, which needs the future). */
+static int run_layer_grouped(const l720_sim_config *cfg, work *w, l720_router *rt,
+                             l720_cache *cache, long layer, int all_resident, uint32_t *ids,
+                             uint32_t *dist, uint8_t *flags, size_t *offs, l720_sim_layer *ly)
+{
+    long steps = w->W + cfg->steps;
+    size_t per_step = (size_t)w->B * w->K;
+    if (cfg->policy == L720_POLICY_BELADY && !all_resident) {
+        size_t total = 0;
+        for (long s = 0; s < steps; s++) {
+            uint32_t *step_ids = ids + (size_t)s * per_step;
+            l720_router_step(rt, s, step_ids);
+            offs[s] = total;
+            total += distinct(w, s, step_ids, per_step, dist + total);
+        }
+        offs[steps] = total;
+        if (l720_belady(dist, total, w->N, w->cap, flags))
+            return -1;
+        for (long s = 0; s < steps; s++)
+            tally(w, ly, s, layer, ids + (size_t)s * per_step, dist + offs[s], flags + offs[s],
+                  offs[s + 1] - offs[s]);
+        return 0;
+    }
+    for (long s = 0; s < steps; s++) {
+        l720_router_step(rt, s, ids);
+        size_t nd = distinct(w, s, ids, per_step, dist);
+        if (all_resident) {
+            memset(flags, L720_HIT, nd);
+        } else {
+            l720_cache_resident_first(cache, dist, nd, dist + per_step);
+            l720_cache_access_many(cache, dist, nd, flags);
+        }
+        tally(w, ly, s, layer, ids, dist, flags, nd);
     }
     return 0;
 }
@@ -208,8 +313,9 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
     l720_router *rt = NULL;
     l720_cache *cache = NULL;
     l720_rng *rng = NULL, *crng = NULL;
-    uint32_t *ids = NULL;
+    uint32_t *ids = NULL, *dist = NULL;
     uint8_t *flags = NULL;
+    size_t *offs = NULL;
     double *pop = NULL, *tc = NULL;
     int ok = 0;
     if (!r || !(r->layer = calloc((size_t)cfg->layers, sizeof *r->layer)))
@@ -240,11 +346,16 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
 
     int belady = cfg->policy == L720_POLICY_BELADY && !all_resident;
     size_t buf = belady ? (size_t)steps * per_step : per_step;
+    size_t dist_buf = belady ? buf : 2 * per_step; /* online: the step and a scratch copy */
     if (!(rt = l720_router_new(cfg, err)))
         goto fail;
-    if (!(w.stamp = malloc(w.N)) ||
+    if (!(w.stamp = malloc((size_t)w.N * sizeof *w.stamp)) ||
+        !(w.seen = calloc((size_t)w.N / 64 + 1, sizeof *w.seen)) ||
+        !(w.fetched = calloc((size_t)w.N / 64 + 1, sizeof *w.fetched)) ||
+        !(w.touched = malloc(per_step * sizeof *w.touched)) ||
         !(w.fetch = calloc(G, sizeof *w.fetch)) || !(w.uniq = calloc(G, sizeof *w.uniq)) ||
-        !(ids = malloc(buf * sizeof *ids)) || !(flags = malloc(buf)) ||
+        !(ids = malloc(buf * sizeof *ids)) || !(dist = malloc(dist_buf * sizeof *dist)) ||
+        !(flags = malloc(buf)) || !(offs = malloc(((size_t)steps + 1) * sizeof *offs)) ||
         !(pop = malloc((size_t)w.N * sizeof *pop)) || !(tc = malloc(G * sizeof *tc)))
         goto oom;
 
@@ -261,9 +372,10 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
         if (need_pop)
             l720_router_popularity(rt, pop);
         if (l == 0 || !l720_router_same_shape(rt)) {
-            che_hit = all_resident ? 1.0 : l720_che_hit_rate(pop, w.N, w.cap);
+            double tc_l = all_resident ? INFINITY : l720_che_tc(pop, w.N, w.cap);
+            che_hit = l720_che_hit_rate_at(pop, w.N, tc_l);
             if (l == 0)
-                che_tc = all_resident ? INFINITY : l720_che_tc(pop, w.N, w.cap);
+                che_tc = tc_l;
         }
         r->layer[l].che_hit_rate = che_hit;
         if (!all_resident && !belady) {
@@ -273,7 +385,12 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
             if (cfg->policy == L720_POLICY_STATIC && pin_top(cache, pop, w.N, w.cap))
                 goto oom;
         }
-        if (run_layer(cfg, &w, rt, cache, l, all_resident, ids, flags, &r->layer[l]))
+        int rc = cfg->access == L720_ACCESS_GROUPED
+                     ? run_layer_grouped(cfg, &w, rt, cache, l, all_resident, ids, dist, flags,
+                                         offs, &r->layer[l])
+                     : run_layer_token(cfg, &w, rt, cache, l, all_resident, ids, flags,
+                                       &r->layer[l]);
+        if (rc)
             goto oom;
     }
 
@@ -288,11 +405,23 @@ l720_sim_result *l720_sim_run(const l720_sim_config *cfg, l720_err *err)
         goto oom;
     }
     double row = cfg->row_bytes > 0 ? cfg->row_bytes : cfg->expert_bytes;
+    /* copies: streams beyond the profile's copy engines do not add channels, and
+     * the fixed cost per copy is the measured per-copy time of 4 KB copies over
+     * that many streams less their wire time, when the profile has the curve */
+    long channels = cfg->concurrency;
+    if (cfg->hw.copy_channels > 0 && channels > cfg->hw.copy_channels)
+        channels = cfg->hw.copy_channels;
+    double fixed = cfg->hw.link_latency;
+    double per4k = l720_hardware_copy_seconds(&cfg->hw, (double)cfg->concurrency);
+    if (per4k > 0)
+        fixed = fmax(0.0, per4k - 4096.0 / cfg->hw.link_bandwidth);
+    r->copy_channels = channels;
+    r->copy_fixed_seconds = fixed;
     l720_timing_in in = {
         .layers = cfg->layers, .steps = cfg->steps, .warmup = cfg->warmup_steps,
         .fetch = w.fetch, .tc = tc, .expert_bytes = cfg->expert_bytes,
         .transfer = cfg->transfer, .link_bandwidth = cfg->hw.link_bandwidth,
-        .link_latency = cfg->hw.link_latency, .concurrency = cfg->concurrency,
+        .link_latency = fixed, .concurrency = channels,
         .gather_bandwidth = l720_hardware_gather_bandwidth(&cfg->hw, row),
         .gather_latency = cfg->hw.zero_copy_latency > 0 ? cfg->hw.zero_copy_latency
                                                         : cfg->hw.link_latency,
@@ -350,10 +479,15 @@ done:
     l720_rng_free(rng);
     l720_rng_free(crng);
     free(w.stamp);
+    free(w.seen);
+    free(w.fetched);
+    free(w.touched);
     free(w.fetch);
     free(w.uniq);
     free(ids);
+    free(dist);
     free(flags);
+    free(offs);
     free(pop);
     free(tc);
     return ok ? r : NULL;

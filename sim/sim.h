@@ -24,7 +24,7 @@
 #include "err.h"
 #include "hardware.h"
 
-typedef struct l720_trace l720_trace; /* trace.h */
+typedef struct l720_route_trace l720_route_trace; /* trace.h */
 
 typedef enum {
     L720_ROUTE_UNIFORM,
@@ -46,6 +46,14 @@ typedef enum {
 typedef enum { L720_PREFETCH_NONE, L720_PREFETCH_ORACLE, L720_PREFETCH_PREDICT } l720_prefetch;
 typedef enum { L720_TRANSFER_COPY, L720_TRANSFER_ZEROCOPY } l720_transfer;
 
+/* How a layer-step's accesses reach the cache. */
+typedef enum {
+    L720_ACCESS_TOKEN,   /* token by token, slot by slot; every miss is a load (a streaming
+                          * runtime that serves tokens in order) */
+    L720_ACCESS_GROUPED, /* each distinct expert once, resident ones first (a grouped MoE
+                          * kernel); an access hits when its expert was resident */
+} l720_access;
+
 typedef struct l720_sim_config {
     l720_hardware hw;      /* link, zero-copy curve, HBM bandwidth, bf16 peak */
     long layers;           /* L routed MoE layers */
@@ -58,11 +66,12 @@ typedef struct l720_sim_config {
     double cache_bytes;    /* C bytes of HBM for experts, all layers together */
     l720_route_kind routing;
     double zipf_s;             /* zipf / pk-zipf exponent */
-    const l720_trace *trace;   /* borrowed; for L720_ROUTE_TRACE */
+    const l720_route_trace *trace;   /* borrowed; for L720_ROUTE_TRACE */
     double reuse;              /* r: a slot reuses the previous token's expert with probability r */
     int decode;                /* 1: the B tokens of a step are B sequences (previous token = same
                                 * sequence, previous step); 0: tokens in stream order */
     l720_policy policy;
+    l720_access access;
     l720_prefetch prefetch;
     double predict_q;      /* fraction of the next layer's misses a predictor gets right */
     long ahead;            /* prefetch this many layers ahead (>= 1) */
@@ -110,6 +119,8 @@ typedef struct l720_sim_result {
     int all_resident;    /* the cache holds the whole table */
     double layer_compute_seconds; /* mean compute time of one layer-step */
     long events;         /* discrete events processed */
+    long copy_channels;  /* copies in flight at once: --concurrency, capped by the profile */
+    double copy_fixed_seconds; /* fixed cost of one copy used */
     long layers_n;
     l720_sim_layer *layer; /* [layers_n] owned */
     l720_sim_models models;
@@ -119,7 +130,8 @@ typedef struct l720_sim_result {
 
 /* Defaults (also the command line's): one PEER layer of 1024^2 experts of
  * 4 KiB, 8 heads x top-16, batch 64, 100 steps, zipf:0.9, LRU, no prefetch,
- * copies, concurrency 1, roofline compute, seed 1. hw is left zeroed. */
+ * copies, concurrency 1, token order, roofline compute, seed 1. hw is left
+ * zeroed. */
 void l720_sim_config_default(l720_sim_config *cfg);
 
 /* Checks a configuration: non-positive sizes, top-k above the expert count,

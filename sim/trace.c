@@ -59,7 +59,7 @@ static int rest_blank(const line *ln, size_t i)
 }
 
 /* "# layers L experts N per_token K" */
-static int parse_shape(const line *ln, l720_trace *t)
+static int parse_shape(const line *ln, l720_route_trace *t)
 {
     static const char *const keys[] = {"layers", "experts", "per_token"};
     long *dst[] = {&t->layers, &t->experts, &t->per_token};
@@ -83,7 +83,7 @@ static int parse_shape(const line *ln, l720_trace *t)
     return rest_blank(ln, i) ? 0 : -1;
 }
 
-static int grow(l720_trace *t, size_t *cap, size_t need)
+static int grow(l720_route_trace *t, size_t *cap, size_t need)
 {
     if (need <= *cap)
         return 0;
@@ -98,9 +98,10 @@ static int grow(l720_trace *t, size_t *cap, size_t need)
     return 0;
 }
 
-l720_trace *l720_trace_parse(const char *text, size_t len, const char *name, l720_err *err)
+l720_route_trace *l720_route_trace_parse(const char *text, size_t len, const char *name,
+                                         l720_err *err)
 {
-    l720_trace *t = calloc(1, sizeof *t);
+    l720_route_trace *t = calloc(1, sizeof *t);
     if (!t || !(t->name = strdup(name))) {
         free(t);
         l720_err_set(err, L720_EFAIL, "%s: out of memory", name);
@@ -182,22 +183,22 @@ l720_trace *l720_trace_parse(const char *text, size_t len, const char *name, l72
     t->tokens = tok;
     return t;
 fail:
-    l720_trace_free(t);
+    l720_route_trace_free(t);
     return NULL;
 }
 
-l720_trace *l720_trace_read(const char *path, l720_err *err)
+l720_route_trace *l720_route_trace_read(const char *path, l720_err *err)
 {
     size_t len;
     char *text = l720_read_file(path, &len, err);
     if (!text)
         return NULL;
-    l720_trace *t = l720_trace_parse(text, len, path, err);
+    l720_route_trace *t = l720_route_trace_parse(text, len, path, err);
     free(text);
     return t;
 }
 
-void l720_trace_free(l720_trace *t)
+void l720_route_trace_free(l720_route_trace *t)
 {
     if (!t)
         return;
@@ -206,7 +207,7 @@ void l720_trace_free(l720_trace *t)
     free(t);
 }
 
-int l720_trace_write(const char *path, long layers, long experts, long per_token, long tokens,
+int l720_route_trace_write(const char *path, long layers, long experts, long per_token, long tokens,
                      const uint32_t *ids, l720_err *err)
 {
     l720_atomic *w = l720_atomic_open(path, err);

@@ -9,30 +9,31 @@
  * start with '#' are comments. The parser is strict: every error names
  * FILE:LINE and what was expected.
  */
-#ifndef L720_TRACE_H
-#define L720_TRACE_H
+#ifndef L720_ROUTE_TRACE_H
+#define L720_ROUTE_TRACE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
 
-typedef struct l720_trace {
+typedef struct l720_route_trace {
     char *name;      /* owned: file name used in messages */
     long layers;     /* L */
     long experts;    /* N */
     long per_token;  /* K ids per token and layer */
     long tokens;     /* complete tokens read */
     uint32_t *ids;   /* [tokens, layers, per_token] owned */
-} l720_trace;
+} l720_route_trace;
 
-l720_trace *l720_trace_read(const char *path, l720_err *err);
+l720_route_trace *l720_route_trace_read(const char *path, l720_err *err);
 /* Parses text[0..len); name is used in messages. */
-l720_trace *l720_trace_parse(const char *text, size_t len, const char *name, l720_err *err);
-void l720_trace_free(l720_trace *t);
+l720_route_trace *l720_route_trace_parse(const char *text, size_t len, const char *name,
+                                         l720_err *err);
+void l720_route_trace_free(l720_route_trace *t);
 
 /* Writes a trace atomically: ids is [tokens, layers, per_token]. */
-int l720_trace_write(const char *path, long layers, long experts, long per_token, long tokens,
+int l720_route_trace_write(const char *path, long layers, long experts, long per_token, long tokens,
                      const uint32_t *ids, l720_err *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fit/dataset.h"
+#include "fit/multistart.h"
 #include "fit/validate.h"
 #include "tests/tap.h"
 
@@ -198,6 +199,78 @@ static void test_holdout(void)
     ok(l720_holdout_split(p, 10, 2.5, &tr, &nt, &he, &nh, &err) == L720_EINPUT, "holdout 2.5: error");
 }
 
+/* With a run id (role R), the holdout takes whole runs and the bootstrap
+ * resamples runs. */
+static void test_runs(void)
+{
+    /* 4 runs (a..d) of 3 checkpoints; run c reaches the lowest loss */
+    const char *f = put("ckpt.csv", "run,N,D,L\n"
+                                    "a,1e8,1e9,3.3\na,1e8,2e9,3.2\na,1e8,4e9,3.1\n"
+                                    "b,2e8,1e9,3.2\nb,2e8,2e9,3.1\nb,2e8,4e9,3.0\n"
+                                    "c,4e8,1e9,3.0\nc,4e8,2e9,2.8\nc,4e8,4e9,2.6\n"
+                                    "d,8e8,1e9,3.1\nd,8e8,2e9,2.9\nd,8e8,4e9,2.7\n");
+    l720_dataset *d;
+    l720_err err;
+    ok(load(f, "R=run", NULL, 0, 0, 3, &d, &err) == 0 && d->n == 12 && d->nruns == 4,
+       "--columns R=run groups 12 checkpoints into 4 runs");
+    size_t *tr, *he, nt, nh;
+    ok(l720_holdout_split(d->pts, d->n, 1, &tr, &nt, &he, &nh, &err) == 0 && nh == 3 && nt == 9,
+       "holdout 1 with run ids holds out one whole run (3 points)");
+    int all_c = nh == 3;
+    for (size_t i = 0; i < nh; i++)
+        all_c &= d->pts[he[i]].run == d->pts[6].run;
+    ok(all_c, "the held-out run is the one with the lowest loss (c)");
+    free(tr);
+    free(he);
+    /* bootstrap over runs: 10 runs of 6 checkpoints from a Chinchilla law,
+     * with a run-level offset (what makes checkpoints of a run correlated) */
+    char text[8192];
+    size_t off = (size_t)snprintf(text, sizeof text, "run,N,D,L\n");
+    for (int r = 0; r < 10; r++)
+        for (int c = 0; c < 6; c++) {
+            double N = 1e7 * pow(2, r), D = 1e9 * pow(2, c);
+            double L = (1.8 + 400 / pow(N, 0.34) + 400 / pow(D, 0.28)) * (1 + 0.01 * ((r * 7) % 5 - 2) / 2);
+            off += (size_t)snprintf(text + off, sizeof text - off, "r%d,%g,%g,%.6f\n", r, N, D, L);
+        }
+    l720_dataset *d2;
+    ok(load(put("boot.csv", text), "R=run", NULL, 0, 0, 3, &d2, &err) == 0 && d2->nruns == 10, "60 checkpoints of 10 runs");
+    l720_objective o = l720_objective_make(&l720_law_chinchilla, d2->pts, d2->n, L720_LOSS_HUBER, 1e-3);
+    double th[5] = {0.5, 6, 6, 0.34, 0.28}, fx;
+    l720_lbfgs(&o, th, 1, &fx, NULL);
+    l720_boot_result b1, b2;
+    ok(l720_bootstrap(&o, th, 40, 5, &b1, &err) == 0 && l720_bootstrap(&o, th, 40, 5, &b2, &err) == 0 &&
+           !memcmp(b1.lo, b2.lo, sizeof b1.lo) && !memcmp(b1.hi, b2.hi, sizeof b1.hi),
+       "bootstrap over runs: the same seed gives the same intervals");
+    ok(b1.ok >= 30 && b1.lo[3] < th[3] && th[3] < b1.hi[3],
+       "bootstrap over runs: alpha %.4g inside [%.4g, %.4g] (%zu of 40 converged)", th[3], b1.lo[3],
+       b1.hi[3], b1.ok);
+    l720_dataset_free(d2);
+    l720_dataset_free(d);
+    ok(load(f, NULL, NULL, 0, 0, 3, &d, &err) == 0 && d->nruns == 0 &&
+           l720_holdout_split(d->pts, d->n, 1, &tr, &nt, &he, &nh, &err) == 0 && nh == 1,
+       "without run ids the holdout takes points");
+    free(tr);
+    free(he);
+    l720_dataset_free(d);
+    /* run logs: each file is a run */
+    double l1[] = {5.0, 4.0, 3.5}, l2[] = {4.5, 3.2};
+    run_log("r1.jsonl", 1e6, 1, l1, 3);
+    run_log("r2.jsonl", 2e6, 1, l2, 2);
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/r1.jsonl", dir);
+    snprintf(b, sizeof b, "%s/r2.jsonl", dir);
+    const char *files[] = {a, b};
+    l720_data_spec s = {files, 2, NULL, NULL, NULL, 0, 0, 1, 3};
+    ok(l720_dataset_load(&s, &d, &err) == 0 && d->n == 5 && d->nruns == 2 && d->pts[0].run == 0 &&
+           d->pts[4].run == 1,
+       "--all-evals: the evaluations of a run log share its run id");
+    ok(l720_holdout_split(d->pts, d->n, 1, &tr, &nt, &he, &nh, &err) == 0 && nh == 2,
+       "holdout 1 of two run logs holds out the run with the lowest loss (2 evaluations)");
+    free(tr);
+    free(he);
+    l720_dataset_free(d);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -208,6 +281,7 @@ int main(void)
     test_bad_csv();
     test_jsonl();
     test_holdout();
+    test_runs();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

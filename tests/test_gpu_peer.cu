@@ -1,4 +1,4 @@
-/* test_gpu_peer.cu: the GPU PEER layer (kernels/peer.h) against the
+/* test_gpu_peer.cu: the GPU PEER layer (kernels/peer_gpu.h) against the
  * double-precision CPU reference (tests/gpu/peer_ref.h), TAP. Without a GPU
  * it prints a visible skip. Each configuration draws fresh random inputs
  * (seed printed; pass one as argv[1] to repeat), poisons every output with
@@ -7,8 +7,15 @@
  *   bf16 results (query, y, dx, every gradient)        rel. error <= 1e-2
  *   routing: the chosen k experts of each (token, head) score, in the
  *   reference, within 1e-5 of the reference's best k (exact up to ties)
+ *   for the GPU's own query
  *   determinism: a second forward + backward is bitwise identical.
- * Relative error: ||gpu - ref|| / ||ref|| over the whole tensor. */
+ * Relative error: ||gpu - ref|| / ||ref|| over the whole tensor.
+ * The CPU trainer's own PEER layer (trainer/peer.c, fp32) is also checked
+ * against the double
+ * reference (same layouts, same function: rel. error <= 1e-4 for its
+ * routing), and the GPU forward against the trainer's on the tokens whose
+ * routing both chose identically (at least 90% of tokens: only near-ties
+ * within rounding may go either way). */
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -21,8 +28,11 @@
 #include <string>
 #include <vector>
 
-#include "kernels/peer.h"
+#include "kernels/peer_gpu.h"
 #include "tests/gpu/peer_ref.h"
+extern "C" {
+#include "trainer/peer.h"
+}
 
 using std::vector;
 
@@ -101,14 +111,6 @@ template <typename T> static vector<T> down(const T *d, size_t count)
     CK(cudaMemcpy(h.data(), d, count * sizeof(T), cudaMemcpyDeviceToHost));
     return h;
 }
-static vector<double> down_bf(const uint16_t *d, size_t count)
-{
-    vector<uint16_t> b = down(d, count);
-    vector<double> o(count);
-    for (size_t i = 0; i < count; i++)
-        o[i] = h_bf2d(b[i]);
-    return o;
-}
 static vector<double> down_f(const float *d, size_t count)
 {
     vector<float> b = down(d, count);
@@ -149,31 +151,155 @@ struct outputs {
     vector<float> gates, dwq, dkeys, dgamma, dbeta, du, dv;
 };
 
-static void run_config(const peer_ref_dims &m)
+/* [rows, cols] -> [cols, rows] */
+static vector<double> transpose(const vector<double> &a, size_t rows, size_t cols)
+{
+    vector<double> o(a.size());
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            o[c * rows + r] = a[r * cols + c];
+    return o;
+}
+
+static vector<float> to_f(const vector<double> &a) { return vector<float>(a.begin(), a.end()); }
+static vector<double> to_d(const vector<float> &a) { return vector<double>(a.begin(), a.end()); }
+
+/* Gates (softmax of the reference's scores) for given ids; also the largest
+ * shortfall of the ids' score sum from the best one's (relative). */
+static vector<double> gates_for(const peer_ref_dims &m, const vector<double> &qn,
+                                const vector<double> &keys, const vector<int> &ids,
+                                double *worst)
+{
+    const int HD = m.h * m.dk, dk2 = m.dk / 2;
+    vector<int> best;
+    vector<double> gbest, g(ids.size());
+    peer_ref_route(m, qn, keys, best, gbest);
+    *worst = 0.0;
+    for (size_t p0 = 0; p0 < ids.size(); p0 += m.k) {
+        const size_t t = p0 / ((size_t)m.h * m.k), j = (p0 / m.k) % m.h;
+        auto score = [&](int id) {
+            double s = 0.0;
+            int ih[2] = {id / m.n, id % m.n};
+            for (int half = 0; half < 2; half++)
+                for (int c = 0; c < dk2; c++)
+                    s += qn[t * HD + j * m.dk + half * dk2 + c] *
+                         keys[((2 * j + half) * m.n + ih[half]) * dk2 + c];
+            return s;
+        };
+        double mx = -INFINITY, z = 0.0, sg = 0.0, sr = 0.0;
+        vector<double> sc(m.k);
+        for (int r = 0; r < m.k; r++) {
+            if (ids[p0 + r] < 0 || ids[p0 + r] >= m.n * m.n) {
+                *worst = INFINITY;
+                return g;
+            }
+            sc[r] = score(ids[p0 + r]);
+            sg += sc[r];
+            sr += score(best[p0 + r]);
+            mx = std::max(mx, sc[r]);
+        }
+        for (int r = 0; r < m.k; r++)
+            z += std::exp(sc[r] - mx);
+        for (int r = 0; r < m.k; r++)
+            g[p0 + r] = std::exp(sc[r] - mx) / z;
+        *worst = std::max(*worst, std::fabs(sg - sr) / (std::fabs(sr) + 1.0));
+    }
+    return g;
+}
+
+/* The trainer's PEER layer (fp32) against the double reference, given the
+ * trainer's routing; and the GPU forward against the trainer's. */
+static void check_trainer(const peer_ref_dims &m, const std::string &pre, const vector<double> &x,
+                          const vector<double> &wq_t, const vector<double> &keys,
+                          const vector<double> &gamma, const vector<double> &beta,
+                          const vector<double> &u, const vector<double> &v,
+                          const vector<double> &dy, const vector<int> &gpu_ids,
+                          const vector<double> &gpu_y)
+{
+    const int HD = m.h * m.dk;
+    const size_t N = (size_t)m.n * m.n, hk = (size_t)m.h * m.k;
+    l720_peer *tp = l720_peer_new(m.T, m.d, m.n, m.h, m.k, m.dk);
+    vector<float> fx = to_f(x), fwq = to_f(wq_t), fk = to_f(keys), fg = to_f(gamma),
+                  fb = to_f(beta), fu = to_f(u), fv = to_f(v), fdy = to_f(dy), rm(HD, 0.0f),
+                  rv(HD, 1.0f);
+    vector<float> y((size_t)m.T * m.d), dx(y.size(), 0.0f), dwq(fwq.size(), 0.0f),
+        dk(fk.size(), 0.0f), dg(HD, 0.0f), db(HD, 0.0f), du(fu.size(), 0.0f), dv(fv.size(), 0.0f);
+    vector<uint8_t> touched(N, 0);
+    l720_peer_params w = {fwq.data(), fg.data(), fb.data(), fk.data(), fu.data(), fv.data()};
+    l720_peer_params g = {dwq.data(), dg.data(), db.data(), dk.data(), du.data(), dv.data()};
+    l720_peer_forward(tp, y.data(), fx.data(), &w, rm.data(), rv.data(), 0.1f, m.T, 1);
+    l720_peer_backward(tp, dx.data(), &g, touched.data(), fdy.data(), fx.data(), &w);
+    vector<int> ids(tp->ids, tp->ids + (size_t)m.T * hk);
+    /* reference with the trainer's routing; gates from the reference's scores */
+    vector<double> q, qn, mean, var, y_ref, gates;
+    const vector<double> wq = transpose(wq_t, HD, m.d);
+    peer_ref_query(m, x, wq, gamma, beta, q, qn, mean, var);
+    double worst;
+    gates = gates_for(m, qn, keys, ids, &worst);
+    check(worst <= 1e-5, pre + "trainer routing: chosen vs best score sum", worst, 1e-5);
+    peer_ref_expert(m, x, u, v, ids, gates, y_ref);
+    double e = relerr(to_d(y), y_ref);
+    check(e <= 1e-4, pre + "trainer y vs reference", e, 1e-4);
+    peer_ref_grads gr;
+    peer_ref_backward(m, x, wq, keys, gamma, u, v, q, qn, mean, var, ids, gates, dy, gr);
+    e = relerr(to_d(dx), gr.dx);
+    check(e <= 1e-4, pre + "trainer dx vs reference", e, 1e-4);
+    e = relerr(to_d(dwq), transpose(gr.dwq, m.d, HD));
+    check(e <= 1e-4, pre + "trainer dWq vs reference", e, 1e-4);
+    e = relerr(to_d(dk), gr.dkeys);
+    check(e <= 1e-4, pre + "trainer d sub-keys vs reference", e, 1e-4);
+    e = std::max(relerr(to_d(dg), gr.dgamma), relerr(to_d(db), gr.dbeta));
+    check(e <= 1e-4, pre + "trainer d gamma, d beta vs reference", e, 1e-4);
+    e = std::max(relerr(to_d(du), gr.du), relerr(to_d(dv), gr.dv));
+    check(e <= 1e-4, pre + "trainer dU, dV vs reference", e, 1e-4);
+    /* GPU forward vs the trainer's, on tokens routed identically */
+    vector<double> a, b;
+    size_t tok = 0;
+    for (int t = 0; t < m.T; t++) {
+        if (!std::equal(ids.begin() + t * hk, ids.begin() + (t + 1) * hk, gpu_ids.begin() + t * hk))
+            continue;
+        tok++;
+        a.insert(a.end(), gpu_y.begin() + (size_t)t * m.d, gpu_y.begin() + (size_t)(t + 1) * m.d);
+        b.insert(b.end(), y.begin() + (size_t)t * m.d, y.begin() + (size_t)(t + 1) * m.d);
+    }
+    /* all h*k ids in the same order; both score an fp32 query, so only
+     * near-ties (within summation-order rounding) may go either way */
+    printf("# GPU and trainer routed %zu of %d tokens identically\n", tok, m.T);
+    check(tok * 10 >= (size_t)m.T * 9, pre + "tokens routed identically by GPU and trainer (>= 0.9)",
+          (double)tok / m.T, 0.9);
+    e = relerr(a, b);
+    check(e <= 1e-2, pre + "GPU y vs trainer y (identically routed tokens)", e, 1e-2);
+    l720_peer_free(tp);
+}
+
+static void run_config(const peer_ref_dims &m, bool affine)
 {
     const int HD = m.h * m.dk, dk2 = m.dk / 2;
     const size_t N = (size_t)m.n * m.n, P = (size_t)m.T * m.h * m.k;
     char tag[96];
-    snprintf(tag, sizeof tag, "T%d d%d N%zu h%d k%d dk%d", m.T, m.d, N, m.h, m.k, m.dk);
+    snprintf(tag, sizeof tag, "T%d d%d N%zu h%d k%d dk%d%s", m.T, m.d, N, m.h, m.k, m.dk,
+             affine ? " BN-affine" : "");
     printf("# config %s\n", tag);
 
-    bft x, wq, keys, u, v, dy;
+    bft x, wqt, keys, u, v, dy; /* wqt: [HD, d] as the GPU and trainer keep it */
     bft_make(x, (size_t)m.T * m.d, 1.0);
-    bft_make(wq, (size_t)m.d * HD, 1.0 / std::sqrt((double)m.d));
+    bft_make(wqt, (size_t)m.d * HD, 1.0 / std::sqrt((double)m.d));
     bft_make(keys, (size_t)2 * m.h * m.n * dk2, 1.0 / std::sqrt((double)dk2));
     bft_make(u, N * m.d, 1.0 / std::sqrt((double)m.d));
     bft_make(v, N * m.d, 1.0);
     bft_make(dy, (size_t)m.T * m.d, 1.0);
-    vector<double> gamma(HD), beta(HD), rm0(HD, 0.0), rv0(HD, 1.0);
-    for (int c = 0; c < HD; c++) {
+    struct { vector<double> h; } wq = {transpose(wqt.h, HD, m.d)};
+    vector<double> gamma(HD, 1.0), beta(HD, 0.0), rm0(HD, 0.0), rv0(HD, 1.0);
+    for (int c = 0; affine && c < HD; c++) {
         gamma[c] = (float)(1.0 + 0.1 * nrand());
         beta[c] = (float)(0.1 * nrand());
     }
-    float *d_gamma = dev_f(gamma), *d_beta = dev_f(beta), *d_rm = dev_f(rm0), *d_rv = dev_f(rv0);
-    l720_peer_weights w = {wq.d, keys.d, d_gamma, d_beta, u.d, v.d, d_rm, d_rv, 0.1f};
+    float *d_gamma = affine ? dev_f(gamma) : NULL, *d_beta = affine ? dev_f(beta) : NULL;
+    float *d_rm = dev_f(rm0), *d_rv = dev_f(rv0);
+    l720_peer_weights w = {wqt.d, keys.d, d_gamma, d_beta, u.d, v.d, d_rm, d_rv, 0.1f};
     uint16_t *d_y = dev_alloc<uint16_t>((size_t)m.T * m.d), *d_dx = dev_alloc<uint16_t>((size_t)m.T * m.d);
     l720_peer_grads g = {dev_alloc<float>((size_t)m.d * HD), dev_alloc<float>(keys.h.size()),
-                         dev_alloc<float>(HD), dev_alloc<float>(HD)};
+                         affine ? dev_alloc<float>(HD) : NULL, affine ? dev_alloc<float>(HD) : NULL};
     l720_peer_dims dims = {m.T, m.d, m.n, m.h, m.k, m.dk};
     l720_err err;
     l720_peer_gpu *peer = l720_peer_gpu_new(&dims, &err);
@@ -187,8 +313,10 @@ static void run_config(const peer_ref_dims &m)
         poison(d_dx, (size_t)m.T * m.d * 2);
         poison(g.wq, (size_t)m.d * HD * 4);
         poison(g.keys, keys.h.size() * 4);
-        poison(g.gamma, HD * 4);
-        poison(g.beta, HD * 4);
+        if (affine) {
+            poison(g.gamma, HD * 4);
+            poison(g.beta, HD * 4);
+        }
         CK(cudaMemcpy(d_rm, vector<float>(HD, 0.0f).data(), HD * 4, cudaMemcpyHostToDevice));
         CK(cudaMemcpy(d_rv, vector<float>(HD, 1.0f).data(), HD * 4, cudaMemcpyHostToDevice));
         if (l720_peer_gpu_forward(peer, &w, x.d, d_y, m.T, 1, NULL, &err) ||
@@ -213,8 +341,10 @@ static void run_config(const peer_ref_dims &m)
         o.dv = down(dv, (size_t)nt * m.d);
         o.dwq = down(g.wq, (size_t)m.d * HD);
         o.dkeys = down(g.keys, keys.h.size());
-        o.dgamma = down(g.gamma, HD);
-        o.dbeta = down(g.beta, HD);
+        if (affine) {
+            o.dgamma = down(g.gamma, HD);
+            o.dbeta = down(g.beta, HD);
+        }
     };
     outputs a, b;
     run(a);
@@ -223,9 +353,9 @@ static void run_config(const peer_ref_dims &m)
     /* query and BatchNorm */
     vector<double> q, qn_ref, mean, var;
     peer_ref_query(m, x.h, wq.h, gamma, beta, q, qn_ref, mean, var);
-    vector<double> qn = down_bf(l720_peer_gpu_query(peer), (size_t)m.T * HD);
+    vector<double> qn = down_f(l720_peer_gpu_query(peer), (size_t)m.T * HD);
     double e = relerr(qn, qn_ref);
-    check(e <= 1e-2, pre + "query + BatchNorm (bf16)", e, 1e-2);
+    check(e <= 1e-5, pre + "query + BatchNorm (fp32)", e, 1e-5);
     vector<double> rm = down_f(d_rm, HD), rv = down_f(d_rv, HD), rm_ref(HD), rv_ref(HD), sd(HD);
     double num = 0.0, den = 0.0;
     for (int c = 0; c < HD; c++) {
@@ -310,14 +440,16 @@ static void run_config(const peer_ref_dims &m)
     e = relerr(dx, gr.dx);
     check(e <= 1e-2, pre + "dx (bf16)", e, 1e-2);
     auto vd = [](const vector<float> &f) { return vector<double>(f.begin(), f.end()); };
-    e = relerr(vd(a.dwq), gr.dwq);
+    e = relerr(vd(a.dwq), transpose(gr.dwq, m.d, HD));
     check(e <= 1e-2, pre + "dWq", e, 1e-2);
     e = relerr(vd(a.dkeys), gr.dkeys);
     check(e <= 1e-2, pre + "d sub-keys", e, 1e-2);
-    e = relerr(vd(a.dgamma), gr.dgamma);
-    check(e <= 1e-2, pre + "d gamma", e, 1e-2);
-    e = relerr(vd(a.dbeta), gr.dbeta);
-    check(e <= 1e-2, pre + "d beta", e, 1e-2);
+    if (affine) {
+        e = relerr(vd(a.dgamma), gr.dgamma);
+        check(e <= 1e-2, pre + "d gamma", e, 1e-2);
+        e = relerr(vd(a.dbeta), gr.dbeta);
+        check(e <= 1e-2, pre + "d beta", e, 1e-2);
+    }
     /* touched rows: ascending, exactly the experts routed to */
     vector<int> want(a.ids.begin(), a.ids.end());
     std::sort(want.begin(), want.end());
@@ -340,6 +472,8 @@ static void run_config(const peer_ref_dims &m)
                     a.rows == b.rows && a.du == b.du && a.dv == b.dv && a.dwq == b.dwq &&
                     a.dkeys == b.dkeys && a.dgamma == b.dgamma && a.dbeta == b.dbeta;
     check(same_all, pre + "rerun bitwise identical", same_all ? 0 : 1, 0);
+
+    check_trainer(m, pre, x.h, wqt.h, keys.h, gamma, beta, u.h, v.h, dy.h, a.ids, y);
 
     /* lazy AdamW on the touched rows of U */
     {
@@ -387,7 +521,7 @@ static void run_config(const peer_ref_dims &m)
     }
 
     l720_peer_gpu_free(peer);
-    for (void *pp : {(void *)x.d, (void *)wq.d, (void *)keys.d, (void *)u.d, (void *)v.d,
+    for (void *pp : {(void *)x.d, (void *)wqt.d, (void *)keys.d, (void *)u.d, (void *)v.d,
                      (void *)dy.d, (void *)d_gamma, (void *)d_beta, (void *)d_rm, (void *)d_rv,
                      (void *)d_y, (void *)d_dx, (void *)g.wq, (void *)g.keys, (void *)g.gamma,
                      (void *)g.beta})
@@ -403,9 +537,9 @@ int main(int argc, char **argv)
     }
     rng_s = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
     printf("# seed %llu\n", (unsigned long long)rng_s);
-    run_config({512, 256, 32, 4, 8, 64});
-    run_config({300, 768, 64, 2, 16, 32});
-    run_config({257, 512, 45, 3, 5, 130});
+    run_config({512, 256, 32, 4, 8, 64}, false);
+    run_config({300, 768, 64, 2, 16, 32}, false);
+    run_config({257, 512, 45, 3, 5, 130}, true);
     printf("#\n# %-62s %10s %8s %s\n", "check", "error", "tol", "result");
     for (const row &r : table)
         printf("# %-62s %10.3g %8.0e %s\n", r.name.c_str(), r.err, r.tol, r.pass ? "PASS" : "FAIL");

@@ -44,5 +44,5 @@ t_ok "with the script line and the option" sh -c "grep -q 'badopt.lua:1: llm720.
 printf 'llm720.version("x")\n' > "$tmp/badarg.lua"
 t_exit 2 "a non-table argument is a Lua error" "$LLM720" run "$tmp/badarg.lua"
 
-t_exit 0 "the demo script runs" "$LLM720" run "$top_srcdir/scripts/demo.lua" --smoke
+t_exit 0 "the demo script runs" "$LLM720" run "$top_srcdir/scripts/demo.lua" --smoke --out "$tmp/demo"
 t_done

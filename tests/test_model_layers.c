@@ -190,8 +190,36 @@ static void test_crossentropy(void)
     gc_check("embedding dtable (repeated tokens)", em_loss, NULL, em_tab, de, CV * CC, &rs);
 }
 
+/* ---- the trainer's RNG ---- */
+static void test_trng(void)
+{
+    uint64_t a = 42, b = 42;
+    int same = 1;
+    for (int i = 0; i < 100; i++)
+        same &= l720_trng_next(&a) == l720_trng_next(&b);
+    ok(same && a == b, "trng: same state, same stream; the state is one number");
+    double s = 0, s2 = 0;
+    uint64_t st = 7;
+    const int n = 20000;
+    for (int i = 0; i < n; i++) {
+        double g = l720_trng_normal(&st);
+        s += g;
+        s2 += g * g;
+    }
+    ok(fabs(s / n) < 0.03 && fabs(s2 / n - 1) < 0.04, "trng: normal mean %.3f, variance %.3f",
+       s / n, s2 / n);
+    int inr = 1;
+    for (int i = 0; i < 1000; i++)
+        inr &= l720_trng_index(&st, 7) < 7;
+    ok(inr, "trng: index(7) stays in 0..6");
+    ok(l720_trng_stream(1, 0) != l720_trng_stream(1, 1) &&
+           l720_trng_stream(1, 0) != l720_trng_stream(2, 0),
+       "trng: streams differ by seed and by stream number");
+}
+
 int main(void)
 {
+    test_trng();
     test_matmul();
     test_rmsnorm();
     test_attention();

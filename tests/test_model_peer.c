@@ -48,15 +48,15 @@ static void test_topk(uint64_t *rs)
     int trials = 3000, same = 1, same_ties = 1;
     for (int tr = 0; tr < 2 * trials; tr++) {
         int ties = tr >= trials;
-        int n = 1 + (int)l720_trng_below(rs, 12), k = 1 + (int)l720_trng_below(rs, (uint64_t)n);
-        int dk = 2 * (1 + (int)l720_trng_below(rs, 4)), half = dk / 2;
+        int n = 1 + (int)l720_trng_index(rs, 12), k = 1 + (int)l720_trng_index(rs, (uint64_t)n);
+        int dk = 2 * (1 + (int)l720_trng_index(rs, 4)), half = dk / 2;
         float q[8], k1[12 * 4], k2[12 * 4], sa[12], sb[12];
         int32_t ia[12], ib[12];
         for (int i = 0; i < dk; i++)
-            q[i] = ties ? (float)l720_trng_below(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
+            q[i] = ties ? (float)l720_trng_index(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
         for (int i = 0; i < n * half; i++) {
-            k1[i] = ties ? (float)l720_trng_below(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
-            k2[i] = ties ? (float)l720_trng_below(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
+            k1[i] = ties ? (float)l720_trng_index(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
+            k2[i] = ties ? (float)l720_trng_index(rs, 3) - 1.0f : (float)l720_trng_normal(rs);
         }
         void *scratch = malloc(l720_peer_topk_scratch(n, k));
         l720_peer_topk(ia, sa, q, k1, k2, n, k, dk, scratch);
@@ -125,8 +125,9 @@ static void test_reachable(uint64_t *rs)
 /* ---- the layer ---- */
 
 enum { N = 12, C = 8, n = 4, NN = n * n, H = 2, K = 3, DK = 4, HD = H * DK };
-static float x[N * C], wq[HD * C], k1[H * n * DK / 2], k2[H * n * DK / 2], u[NN * C],
+static float x[N * C], wq[HD * C], gam[HD], bet[HD], keys[H * 2 * n * DK / 2], u[NN * C],
     v[NN * C], y[N * C], gy[N * C], rmean[HD], rvar[HD];
+static l720_peer_params W = {wq, gam, bet, keys, u, v};
 static l720_peer *peer;
 static int training;
 static int32_t base_ids[N * H * K];
@@ -137,7 +138,7 @@ static double loss(void *ctx)
     float m[HD], vv[HD]; /* the running statistics are not part of the function */
     memcpy(m, rmean, sizeof m);
     memcpy(vv, rvar, sizeof vv);
-    l720_peer_forward(peer, y, x, wq, k1, k2, u, v, m, vv, 0.1f, N, training);
+    l720_peer_forward(peer, y, x, &W, m, vv, 0.1f, N, training);
     if (memcmp(base_ids, peer->ids, sizeof base_ids))
         gc_route_changed = 1;
     return gc_wsum(gy, y, N * C);
@@ -145,26 +146,29 @@ static double loss(void *ctx)
 
 static void check(const char *mode, uint64_t *rs)
 {
-    static float dx[N * C], dwq[HD * C], d1[H * n * DK / 2], d2[H * n * DK / 2], du[NN * C],
-        dv[NN * C];
+    static float dx[N * C], dwq[HD * C], dgam[HD], dbet[HD], dkeys[H * 2 * n * DK / 2],
+        du[NN * C], dv[NN * C];
+    l720_peer_params G = {dwq, dgam, dbet, dkeys, du, dv};
     uint8_t touched[NN] = {0};
     memset(dx, 0, sizeof dx);
     memset(dwq, 0, sizeof dwq);
-    memset(d1, 0, sizeof d1);
-    memset(d2, 0, sizeof d2);
+    memset(dgam, 0, sizeof dgam);
+    memset(dbet, 0, sizeof dbet);
+    memset(dkeys, 0, sizeof dkeys);
     memset(du, 0, sizeof du);
     memset(dv, 0, sizeof dv);
     loss(NULL);
     memcpy(base_ids, peer->ids, sizeof base_ids);
-    l720_peer_backward(peer, dx, dwq, d1, d2, du, dv, touched, gy, x, wq, k1, k2, u, v);
+    l720_peer_backward(peer, dx, &G, touched, gy, x, &W);
     char what[96];
 #define CHECK(arr, g, cnt)                                                                         \
     snprintf(what, sizeof what, "peer %s d%s", mode, #arr);                                     \
     gc_check(what, loss, NULL, arr, g, cnt, rs)
     CHECK(x, dx, N * C);
     CHECK(wq, dwq, HD * C);
-    CHECK(k1, d1, H * n * DK / 2);
-    CHECK(k2, d2, H * n * DK / 2);
+    CHECK(gam, dgam, HD);
+    CHECK(bet, dbet, HD);
+    CHECK(keys, dkeys, H * 2 * n * DK / 2);
     CHECK(u, du, NN * C);
     CHECK(v, dv, NN * C);
 #undef CHECK
@@ -186,8 +190,9 @@ static void test_layer(uint64_t *rs)
     peer = l720_peer_new(N, C, n, H, K, DK);
     gc_fill(x, N * C, 0, 1, rs);
     gc_fill(wq, HD * C, 0, 0.5, rs);
-    gc_fill(k1, H * n * DK / 2, 0, 1, rs);
-    gc_fill(k2, H * n * DK / 2, 0, 1, rs);
+    gc_fill(gam, HD, 1, 0.3, rs);
+    gc_fill(bet, HD, 0, 0.3, rs);
+    gc_fill(keys, H * 2 * n * DK / 2, 0, 1, rs);
     gc_fill(u, NN * C, 0, 0.5, rs);
     gc_fill(v, NN * C, 0, 0.5, rs);
     gc_fill(gy, N * C, 0, 1, rs);
@@ -196,15 +201,17 @@ static void test_layer(uint64_t *rs)
         rvar[c] = 1.0f;
     }
     /* BatchNorm in training: zero mean, unit variance; running statistics move */
-    l720_peer_forward(peer, y, x, wq, k1, k2, u, v, rmean, rvar, 0.1f, N, 1);
-    double mu = 0, var = 0, bm = 0;
+    l720_peer_forward(peer, y, x, &W, rmean, rvar, 0.1f, N, 1);
+    double mu = 0, var = 0, bm = 0, aff = 0;
     for (int t = 0; t < N; t++) {
-        mu += peer->q[t * HD + 1] / N;
-        var += (double)peer->q[t * HD + 1] * peer->q[t * HD + 1] / N;
+        mu += peer->qhat[t * HD + 1] / N;
+        var += (double)peer->qhat[t * HD + 1] * peer->qhat[t * HD + 1] / N;
         bm += peer->qpre[t * HD + 1] / N;
+        aff = fmax(aff, fabs(peer->q[t * HD + 1] - (gam[1] * peer->qhat[t * HD + 1] + bet[1])));
     }
     ok(fabs(mu) < 1e-5 && fabs(var - 1) < 1e-3, "BatchNorm: batch mean %.2g, variance %.6f",
        mu, var);
+    ok(aff < 1e-6, "BatchNorm: queries are gamma * normalised + beta");
     ok_near(rmean[1], 0.1 * bm, 1e-6, "BatchNorm: running mean = 0.1 x batch mean");
     double gsum = 0;
     for (int s = 0; s < H * K; s++)

@@ -162,4 +162,30 @@ if smoke constant_active; then
       "a sweep folder of another configuration is refused, naming the key"
 fi
 smoke granularity
+if [ -f "$tmp/constant_active/data/done.json" ]; then
+    # an interrupted training run resumes from its checkpoint, and ends where
+    # an uninterrupted one does; a run that left no checkpoint starts again
+    cat > "$tmp/resume.lua" <<'LUA'
+package.path = arg[1] .. "/?.lua;" .. package.path
+local sweep = require("lib.sweep")
+local dir, data = arg[2] .. "/resume", arg[2] .. "/constant_active/data"
+local sw = sweep.open("resume", sweep.args("resume.lua", {"--smoke", "--out", dir}, {}), {x = 1})
+local cfg = {data = data, steps = 12, d_model = 16, layers = 1, batch = 2, seq_len = 16}
+local full = sw:train("full", cfg)
+llm720.train{data = data, out = dir .. "/runs/cut", steps = 12, stop_after = 6, d_model = 16,
+             layers = 1, batch = 2, seq_len = 16, warmup = 1, eval_every = 6, eval_tokens = 1024,
+             lr = 2e-3, device = "cpu"}
+local cut = sw:train("cut", cfg)
+assert(cut.last.step == 12 and cut.last.val_loss == full.last.val_loss,
+       string.format("resumed %s at step %s, uninterrupted %s", cut.last.val_loss, cut.last.step,
+                     full.last.val_loss))
+llm720.mkdir(dir .. "/runs/stale")
+llm720.write_file(dir .. "/runs/stale/log.jsonl", '{"type":"header"}\n')
+assert(sw:train("stale", cfg).last.val_loss == full.last.val_loss, "a run without a checkpoint restarts")
+LUA
+    "$LLM720" run "$tmp/resume.lua" "$S" "$tmp" > "$tmp/resume.out" 2>&1
+    rc=$?
+    t_report $rc "an interrupted run resumes from its checkpoint and matches an uninterrupted one"
+    [ $rc = 0 ] || sed 's/^/# /' "$tmp/resume.out" | tail -3
+fi
 t_done

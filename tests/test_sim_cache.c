@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sim/cache.h"
+#include "sim/lruq.h"
 #include "tap.h"
 
 /* Naive reference: resident ids in an array with last-use time, insertion
@@ -87,7 +88,8 @@ int main(void)
     /* hand-checked sequences: A=0 B=1 C=2, cap 2 */
     {
         uint32_t s[] = {0, 1, 0, 2, 1, 0};
-        const int lru[] = {0, 0, 1, 0, 0, 0}, fifo[] = {0, 0, 1, 0, 1, 0}, lfu[] = {0, 0, 1, 0, 0, 1};
+        const int lru[] = {0, 0, 1, 0, 0, 0}, fifo[] = {0, 0, 1, 0, 1, 0},
+                  lfu[] = {0, 0, 1, 0, 0, 1};
         const int *want[] = {lru, fifo, lfu};
         l720_policy pols[] = {L720_POLICY_LRU, L720_POLICY_FIFO, L720_POLICY_LFU};
         for (int p = 0; p < 3; p++) {
@@ -103,7 +105,7 @@ int main(void)
     /* online policies against the naive reference on random streams */
     l720_policy pols[] = {L720_POLICY_LRU, L720_POLICY_FIFO, L720_POLICY_LFU};
     for (int p = 0; p < 3; p++) {
-        int all_same = 1;
+        int all_same = 1, within = 1;
         for (int trial = 0; trial < 50; trial++) {
             uint32_t n = 2 + (uint32_t)l720_rng_below(rng, 30);
             uint32_t cap = (uint32_t)l720_rng_below(rng, n + 1);
@@ -119,11 +121,27 @@ int main(void)
                 if (a != b)
                     all_same = 0;
             }
-            ok(l720_cache_size(c) <= cap || !cap, "size within capacity");
+            within &= l720_cache_size(c) <= cap;
             l720_cache_free(c);
         }
+        ok(within, "%s: size within capacity", l720_policy_name(pols[p]));
         ok(all_same, "%s matches the naive reference on 50 random streams",
            l720_policy_name(pols[p]));
+    }
+
+    /* the stamped queue across a wrap of its clock (renumbering) */
+    for (int lru = 0; lru < 2; lru++) {
+        l720_lruq q;
+        ref r = {.pol = lru ? L720_POLICY_LRU : L720_POLICY_FIFO, .cap = 7};
+        int same = !l720_lruq_init(&q, 40, 7, lru);
+        for (long t = 0; t < 3000 && same; t++) {
+            if (t == 1000)
+                q.now = UINT32_MAX - 500; /* the clock wraps 500 accesses later */
+            uint32_t id = (uint32_t)(l720_rng_below(rng, 40) * l720_rng_uniform(rng));
+            same &= l720_lruq_access(&q, id) == ref_access(&r, id, t);
+        }
+        ok(same && q.now < 3000, "%s queue: exact across a clock wrap", lru ? "LRU" : "FIFO");
+        l720_lruq_free(&q);
     }
 
     /* random: never above capacity, hits only on residents */

@@ -46,9 +46,9 @@ int main(void)
     cfg.expert_bytes = 1000;
     cfg.heads = 1;
     cfg.topk = 1;
-    cfg.batch = 1000;
-    cfg.steps = 900;
-    cfg.warmup_steps = 100;
+    cfg.batch = 1; /* one access per step: the independent reference model */
+    cfg.steps = 500000;
+    cfg.warmup_steps = 50000;
     cfg.compute_seconds = 1e-3;
     const double s[] = {0.6, 0.9, 1.2}, frac[] = {0.02, 0.2};
     for (int i = 0; i < 3; i++)

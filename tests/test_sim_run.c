@@ -1,8 +1,10 @@
 /* test_sim_run.c: whole runs: determinism, Belady's bound, the event queue
  * and the timeline against hand-computed times, prefetch, sweeps, bad input. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim/eventq.h"
 #include "sim/sim.h"
@@ -106,7 +108,8 @@ static void test_timing(void)
     uint32_t later[6] = {0, 0, 0, 1, 0, 0};
     in.fetch = later;
     ok(!l720_timing_run(&in, &out, &err), "oracle timeline runs");
-    ok_near(out.stall_seconds, 0.1e-3, 1e-12, "oracle: a 1.1 ms fetch behind 1 ms of compute stalls 0.1 ms");
+    ok_near(out.stall_seconds, 0.1e-3, 1e-12,
+            "oracle: a 1.1 ms fetch behind 1 ms of compute stalls 0.1 ms");
     in.prefetch = L720_PREFETCH_NONE;
     ok(!l720_timing_run(&in, &out, &err), "timeline runs");
     ok_near(out.stall_seconds, 1.1e-3, 1e-12, "without prefetch it stalls 1.1 ms");
@@ -122,11 +125,42 @@ static void test_timing(void)
     ok_near(l720_batch_seconds(&in, 3), 1e-6 + 3e6 / 5e8, 1e-15, "zero-copy gather of 3 rows");
 }
 
+/* A profile with one copy engine and a per-copy curve over streams. */
+static void test_copy_profile(void)
+{
+    char path[] = "/tmp/test_sim_hw_XXXXXX.json";
+    int fd = mkstemps(path, 5);
+    const char text[] =
+        "{\"name\":\"t\",\"source\":\"test\",\"gpus\":1,\"memory_bytes\":1e9,"
+        "\"hbm_bandwidth\":1e12,\"bf16_flops\":1e14,\"host_memory_bytes\":1e10,"
+        "\"host_link\":{\"kind\":\"pcie5\",\"bandwidth\":4096e6,\"latency\":5e-6},"
+        "\"measured\":{\"copy_channels\":1,\"copy_streams_4k\":[[1,3e-6],[2,4e-6],[4,2e-6]]}}";
+    ok(fd >= 0 && write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1),
+       "profile written");
+    close(fd);
+    l720_sim_config cfg = base();
+    l720_err err = {0};
+    ok(!l720_hardware_load(path, &cfg.hw, &err), "profile with copy_channels loads (%s)", err.msg);
+    ok(cfg.hw.copy_channels == 1 && cfg.hw.n_copy_streams == 3, "copy_channels and the curve read");
+    ok_near(l720_hardware_copy_seconds(&cfg.hw, 3), 3e-6, 1e-15, "4 KB copy time between points");
+    ok_near(l720_hardware_copy_seconds(&cfg.hw, 8), 2e-6, 1e-15, "clamped past the last point");
+    cfg.concurrency = 4;
+    cfg.compute_seconds = 1e-3;
+    l720_sim_result *r = l720_sim_run(&cfg, &err);
+    ok(r && r->copy_channels == 1, "4 streams over one copy engine: one channel");
+    ok(r && fabs(r->copy_fixed_seconds - (2e-6 - 1e-6)) < 1e-15,
+       "fixed cost = 4 KB copy time over 4 streams less its wire time (%g)",
+       r ? r->copy_fixed_seconds : -1);
+    l720_sim_result_free(r);
+    remove(path);
+}
+
 int main(void)
 {
     l720_err err = {0};
     test_eventq();
     test_timing();
+    test_copy_profile();
 
     /* same seed, byte-identical JSON; another seed differs */
     l720_sim_config cfg = base();
@@ -167,13 +201,15 @@ int main(void)
     /* Belady >= every online policy on every workload */
     const char *names[] = {"uniform", "zipf 0.9", "zipf 1.2 with reuse 0.5", "pk-zipf 0.8",
                            "zipf 0.6 decode reuse 0.3"};
-    for (int w = 0; w < 5; w++) {
+    for (int w = 0; w < 10; w++) {
         cfg = base();
-        cfg.routing = w == 0 ? L720_ROUTE_UNIFORM : w == 3 ? L720_ROUTE_PK_ZIPF : L720_ROUTE_ZIPF;
-        cfg.experts = w == 3 ? 2025 : 2000;
-        cfg.zipf_s = w == 2 ? 1.2 : w == 3 ? 0.8 : w == 4 ? 0.6 : 0.9;
-        cfg.reuse = w == 2 ? 0.5 : w == 4 ? 0.3 : 0;
-        cfg.decode = w == 4;
+        cfg.access = w >= 5 ? L720_ACCESS_GROUPED : L720_ACCESS_TOKEN;
+        int k = w % 5;
+        cfg.routing = k == 0 ? L720_ROUTE_UNIFORM : k == 3 ? L720_ROUTE_PK_ZIPF : L720_ROUTE_ZIPF;
+        cfg.experts = k == 3 ? 2025 : 2000;
+        cfg.zipf_s = k == 2 ? 1.2 : k == 3 ? 0.8 : k == 4 ? 0.6 : 0.9;
+        cfg.reuse = k == 2 ? 0.5 : k == 4 ? 0.3 : 0;
+        cfg.decode = k == 4;
         cfg.policy = L720_POLICY_BELADY;
         double opt = hits_of(&cfg);
         int dominated = opt >= 0;
@@ -182,10 +218,27 @@ int main(void)
             double h = hits_of(&cfg);
             if (h > opt) {
                 dominated = 0;
-                tap_diag("%s: %s %g > belady %g", names[w], l720_policy_name(p), h, opt);
+                tap_diag("%s: %s %g > belady %g", names[k], l720_policy_name(p), h, opt);
             }
         }
-        ok(dominated, "Belady >= every online policy: %s", names[w]);
+        ok(dominated, "Belady >= every online policy: %s, %s order", names[k],
+           w >= 5 ? "grouped" : "token");
+    }
+
+    /* grouped steps keep c/N under uniform popularity, batches and top-k included */
+    cfg = base();
+    cfg.access = L720_ACCESS_GROUPED;
+    cfg.routing = L720_ROUTE_UNIFORM;
+    cfg.layers = 1;
+    cfg.steps = 400;
+    cfg.warmup_steps = 50;
+    cfg.cache_bytes = 0.3 * 2000 * 65536.0;
+    {
+        l720_sim_result *g = l720_sim_run(&cfg, &err);
+        ok(g && fabs(g->hit_rate - 0.3) < 0.01, "grouped, B = 16, 2 x top-4: hit rate %.4f ~ c/N",
+           g ? g->hit_rate : -1);
+        ok(g && g->transfers == g->layer[0].transfers, "per-layer transfers add up");
+        l720_sim_result_free(g);
     }
 
     /* prefetch: the oracle stalls no more than none; predict:1 = oracle; predict:0 wastes */

@@ -2,6 +2,7 @@
  * sums it writes (dq, dk, dv of that head) are done in a fixed order. */
 #include "attention.h"
 #include "par.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,10 +25,7 @@ void l720_attention_forward(float *out, float *lse, const float *qkv, int B, int
                     float mx = -INFINITY;
                     for (int t2 = 0; t2 <= t; t2++) {
                         const float *k = base + (size_t)t2 * C3 + C + (size_t)h * hs;
-                        float d = 0.0f;
-                        for (int i = 0; i < hs; i++)
-                            d += q[i] * k[i];
-                        s[t2] = d * scale;
+                        s[t2] = l720_dot(q, k, (size_t)hs) * scale;
                         if (s[t2] > mx)
                             mx = s[t2];
                     }
@@ -42,8 +40,7 @@ void l720_attention_forward(float *out, float *lse, const float *qkv, int B, int
                     for (int t2 = 0; t2 <= t; t2++) {
                         float p = expf(s[t2] - l);
                         const float *v = base + (size_t)t2 * C3 + 2 * (size_t)C + (size_t)h * hs;
-                        for (int i = 0; i < hs; i++)
-                            o[i] += p * v[i];
+                        l720_axpy(o, p, v, (size_t)hs);
                     }
                 }
             }
@@ -76,25 +73,18 @@ void l720_attention_backward(float *dqkv, const float *dout, const float *qkv, c
                         const float *k = base + (size_t)t2 * C3 + C + (size_t)h * hs;
                         const float *v = k + C;
                         float *dv = dbase + (size_t)t2 * C3 + 2 * (size_t)C + (size_t)h * hs;
-                        float d = 0.0f, g = 0.0f;
-                        for (int i = 0; i < hs; i++) {
-                            d += q[i] * k[i];
-                            g += go[i] * v[i];
-                        }
-                        p[t2] = expf(d * scale - l);
+                        float g = l720_dot(go, v, (size_t)hs);
+                        p[t2] = expf(l720_dot(q, k, (size_t)hs) * scale - l);
                         dp[t2] = g;
                         dot += p[t2] * g;
-                        for (int i = 0; i < hs; i++)
-                            dv[i] += p[t2] * go[i];
+                        l720_axpy(dv, p[t2], go, (size_t)hs);
                     }
                     for (int t2 = 0; t2 <= t; t2++) {
                         const float *k = base + (size_t)t2 * C3 + C + (size_t)h * hs;
                         float *dk = dbase + (size_t)t2 * C3 + C + (size_t)h * hs;
                         float ds = p[t2] * (dp[t2] - dot) * scale; /* d score before scaling */
-                        for (int i = 0; i < hs; i++) {
-                            dq[i] += ds * k[i];
-                            dk[i] += ds * q[i];
-                        }
+                        l720_axpy(dq, ds, k, (size_t)hs);
+                        l720_axpy(dk, ds, q, (size_t)hs);
                     }
                 }
             }

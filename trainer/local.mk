@@ -13,7 +13,7 @@ libmodel_a_SOURCES = \
 	trainer/crossentropy.c trainer/crossentropy.h \
 	trainer/moe.c trainer/moe.h \
 	trainer/peer.c trainer/peer.h \
-	trainer/gradcheck.c trainer/gradcheck.h trainer/par.h
+	trainer/gradcheck.c trainer/gradcheck.h trainer/par.h trainer/simd.h
 L720_LIBS += libmodel.a
 
 model_tests = tests/test_model_layers tests/test_model_moe tests/test_model_peer \
@@ -24,3 +24,8 @@ tests_test_model_layers_LDADD = $(L720_LDADD)
 tests_test_model_moe_LDADD = $(L720_LDADD)
 tests_test_model_peer_LDADD = $(L720_LDADD)
 tests_test_model_full_LDADD = $(L720_LDADD)
+
+# Benchmark (built on demand: make bench/bench_model; never run by make check).
+EXTRA_PROGRAMS += bench/bench_model
+bench_bench_model_LDADD = $(L720_LDADD)
+CLEANFILES += bench/bench_model

@@ -9,9 +9,10 @@
  *     dense: layerL.ffn.w1 [H, d], layerL.ffn.w3 [H, d], layerL.ffn.w2 [d, H]
  *     moe:   layerL.moe.router [E, d], layerL.moe.w1 [E·H, d], layerL.moe.w3 [E·H, d],
  *            layerL.moe.w2 [E·d, H]
- *     peer:  layerL.peer.wq [h·dk, d], layerL.peer.keys1 [h·n, dk/2],
- *            layerL.peer.keys2 [h·n, dk/2], layerL.peer.u [n², d] (sparse rows),
- *            layerL.peer.v [n², d] (sparse rows)
+ *     peer:  layerL.peer.wq [h·dk, d], layerL.peer.bn_gamma [1, h·dk],
+ *            layerL.peer.bn_beta [1, h·dk], layerL.peer.keys [h·2·n, dk/2]
+ *            (head j: first-half sub-keys, then second-half ones),
+ *            layerL.peer.u [n², d] (sparse rows), layerL.peer.v [n², d] (sparse rows)
  *   final_norm [1, d], lm_head [V, d]
  * Buffers (not trained): per PEER layer, running mean [h·dk] then running
  * variance [h·dk], in layer order.
@@ -171,8 +172,9 @@ static void layout(l720_model *m)
             size_t n = (size_t)isqrt_exact(f->n_experts), h = (size_t)f->heads;
             size_t dk = (size_t)f->d_key;
             L->t_ffn = T("peer.wq", h * dk, d, 0, 0);
-            T("peer.keys1", h * n, dk / 2, 0, 0);
-            T("peer.keys2", h * n, dk / 2, 0, 0);
+            T("peer.bn_gamma", 1, h * dk, 0, 1);
+            T("peer.bn_beta", 1, h * dk, 0, 1);
+            T("peer.keys", h * 2 * n, dk / 2, 0, 0);
             T("peer.u", n * n, d, 1, 0);
             T("peer.v", n * n, d, 1, 0);
             L->buf_off = m->n_buffers;
@@ -194,6 +196,8 @@ static double init_std(const l720_model *m, int t)
     const char *dot = strchr(T->name, '.');
     const char *s = dot ? dot + 1 : T->name;
     double resid = 0.02 / sqrt(2.0 * m->cfg.n_layers);
+    if (!strcmp(s, "peer.bn_beta"))
+        return 0; /* zeros */
     if (T->no_decay)
         return -1; /* ones */
     if (!strcmp(s, "attn.wo") || !strcmp(s, "ffn.w2") || !strcmp(s, "moe.w2") ||
@@ -201,7 +205,7 @@ static double init_std(const l720_model *m, int t)
         return resid;
     if (!strcmp(s, "peer.u"))
         return 1.0 / sqrt((double)m->cfg.d_model);
-    if (!strcmp(s, "peer.keys1") || !strcmp(s, "peer.keys2"))
+    if (!strcmp(s, "peer.keys"))
         return 1.0 / sqrt((double)T->cols);
     return 0.02;
 }

@@ -98,7 +98,8 @@ typedef struct l720_forward_out {
     double aux_loss; /* weighted MoE balance + z-loss (0 without MoE) */
 } l720_forward_out;
 
-/* tokens, targets: [B * T] int32 (targets NULL: no loss). training = 1: batch
+/* tokens, targets: [B * T] int32 (targets NULL: no loss; a target < 0 is
+ * ignored: the loss is the mean over the others). training = 1: batch
  * BatchNorm statistics and MoE capacity; 0: running statistics, dropless.
  * Returns 0, or an error for out-of-range tokens or B/T above the maximum. */
 int l720_model_forward(l720_model *m, const int32_t *tokens, const int32_t *targets, int B, int T,

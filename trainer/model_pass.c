@@ -11,6 +11,17 @@
 #include "rope.h"
 #include "swiglu.h"
 
+/* Block l's PEER tensors (wq, bn_gamma, bn_beta, keys, u, v, in the order of
+ * model.c's layout) inside base (params or grads). */
+static l720_peer_params peer_params(l720_model *m, int l, float *base)
+{
+    int t = m->layer[l].t_ffn;
+    l720_peer_params w = {base + m->tensors[t].offset,     base + m->tensors[t + 1].offset,
+                          base + m->tensors[t + 2].offset, base + m->tensors[t + 3].offset,
+                          base + m->tensors[t + 4].offset, base + m->tensors[t + 5].offset};
+    return w;
+}
+
 /* Block l's FFN: out[N, d] from L->ln2. */
 static void ffn_forward(l720_model *m, int l, float *out, size_t N, int training)
 {
@@ -34,11 +45,10 @@ static void ffn_forward(l720_model *m, int l, float *out, size_t N, int training
     }
     case L720_FFN_PEER: {
         l720_peer *p = L->peer;
-        size_t hd = (size_t)p->h * p->dk, nn = (size_t)p->n * p->n, hk = (size_t)p->h * p->n;
-        float *wq = w, *k1 = wq + hd * d, *k2 = k1 + hk * (p->dk / 2), *u = k2 + hk * (p->dk / 2);
-        float *v = u + nn * d;
+        l720_peer_params pw = peer_params(m, l, m->params);
+        size_t hd = (size_t)p->h * p->dk;
         float *rm = m->buffers + L->buf_off, *rv = rm + hd;
-        l720_peer_forward(p, out, L->ln2, wq, k1, k2, u, v, rm, rv, c->bn_momentum, N, training);
+        l720_peer_forward(p, out, L->ln2, &pw, rm, rv, c->bn_momentum, N, training);
         memcpy(L->routing, p->ids, sizeof(int32_t) * N * (size_t)L->per_token);
         break;
     }
@@ -75,12 +85,10 @@ static void ffn_backward(l720_model *m, int l, float *dinp, const float *dout, s
     }
     case L720_FFN_PEER: {
         l720_peer *p = L->peer;
-        size_t hd = (size_t)p->h * p->dk, nn = (size_t)p->n * p->n, hk = (size_t)p->h * p->n;
-        size_t kh = hk * (size_t)(p->dk / 2);
-        float *wq = w, *k1 = wq + hd * d, *k2 = k1 + kh, *u = k2 + kh, *v = u + nn * d;
-        float *gq = g, *gk1 = gq + hd * d, *gk2 = gk1 + kh, *gu = gk2 + kh, *gv = gu + nn * d;
-        uint8_t *tu = m->touched[L->t_ffn + 3], *tv = m->touched[L->t_ffn + 4];
-        l720_peer_backward(p, dinp, gq, gk1, gk2, gu, gv, tu, dout, L->ln2, wq, k1, k2, u, v);
+        size_t nn = (size_t)p->n * p->n;
+        l720_peer_params pw = peer_params(m, l, m->params), pg = peer_params(m, l, m->grads);
+        uint8_t *tu = m->touched[L->t_ffn + 4], *tv = m->touched[L->t_ffn + 5];
+        l720_peer_backward(p, dinp, &pg, tu, dout, L->ln2, &pw);
         memcpy(tv, tu, nn);
         break;
     }

@@ -15,6 +15,7 @@
 
 #include "matmul.h"
 #include "par.h"
+#include "simd.h"
 
 l720_peer *l720_peer_new(size_t max_N, int C, int n, int h, int k, int dk)
 {
@@ -27,6 +28,7 @@ l720_peer *l720_peer_new(size_t max_N, int C, int n, int h, int k, int dk)
     p->k = k;
     p->dk = dk;
     p->qpre = calloc(N * hd, sizeof(float));
+    p->qhat = calloc(N * hd, sizeof(float));
     p->q = calloc(N * hd, sizeof(float));
     p->bn_mean = calloc(hd, sizeof(float));
     p->bn_rstd = calloc(hd, sizeof(float));
@@ -47,6 +49,7 @@ void l720_peer_free(l720_peer *p)
     if (!p)
         return;
     free(p->qpre);
+    free(p->qhat);
     free(p->q);
     free(p->bn_mean);
     free(p->bn_rstd);
@@ -126,9 +129,10 @@ static float gelu_grad(float z)
            z * expf(-0.5f * z * z) * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2);
 }
 
-/* q = BN(qpre): batch statistics (and running update) or running ones. */
-static void batchnorm_forward(l720_peer *p, float *run_mean, float *run_var, float momentum,
-                              size_t N, int training)
+/* q = γ BN(qpre) + β: batch statistics (and running update) or running ones. */
+static void batchnorm_forward(l720_peer *p, const float *gamma, const float *beta,
+                              float *run_mean, float *run_var, float momentum, size_t N,
+                              int training)
 {
     size_t hd = (size_t)p->h * (size_t)p->dk;
 #pragma omp parallel for schedule(static) if (L720_PAR(N * hd * 3))
@@ -155,21 +159,24 @@ static void batchnorm_forward(l720_peer *p, float *run_mean, float *run_var, flo
         float r = 1.0f / sqrtf(var + L720_PEER_BN_EPS);
         p->bn_mean[c] = mean;
         p->bn_rstd[c] = r;
-        for (size_t n = 0; n < N; n++)
-            p->q[n * hd + c] = (p->qpre[n * hd + c] - mean) * r;
+        for (size_t n = 0; n < N; n++) {
+            float qh = (p->qpre[n * hd + c] - mean) * r;
+            p->qhat[n * hd + c] = qh;
+            p->q[n * hd + c] = gamma[c] * qh + beta[c];
+        }
     }
 }
 
-void l720_peer_forward(l720_peer *p, float *out, const float *inp, const float *wq,
-                       const float *keys1, const float *keys2, const float *u, const float *v,
+void l720_peer_forward(l720_peer *p, float *out, const float *inp, const l720_peer_params *w,
                        float *run_mean, float *run_var, float momentum, size_t N, int training)
 {
+    const float *u = w->u, *v = w->v;
     size_t C = (size_t)p->C, h = (size_t)p->h, k = (size_t)p->k, dk = (size_t)p->dk;
     size_t hd = h * dk, half = dk / 2, n = (size_t)p->n;
     p->N = N;
     p->training = training;
-    l720_matmul_forward(p->qpre, inp, wq, N, C, hd);
-    batchnorm_forward(p, run_mean, run_var, momentum, N, training);
+    l720_matmul_forward(p->qpre, inp, w->wq, N, C, hd);
+    batchnorm_forward(p, w->gamma, w->beta, run_mean, run_var, momentum, N, training);
 #pragma omp parallel if (L720_PAR(N * h * (n * dk + k * (k + 2 * C))))
     {
         void *scratch = malloc(l720_peer_topk_scratch(p->n, p->k));
@@ -182,8 +189,8 @@ void l720_peer_forward(l720_peer *p, float *out, const float *inp, const float *
                 size_t s0 = (t * h + j) * k; /* this head's k slots */
                 int32_t *id = p->ids + s0;
                 float *sc = p->scores + s0, *g = p->gates + s0, *z = p->z + s0;
-                l720_peer_topk(id, sc, p->q + t * hd + j * dk, keys1 + j * n * half,
-                               keys2 + j * n * half, p->n, p->k, p->dk, scratch);
+                l720_peer_topk(id, sc, p->q + t * hd + j * dk, w->keys + 2 * j * n * half,
+                               w->keys + (2 * j + 1) * n * half, p->n, p->k, p->dk, scratch);
                 float mx = sc[0], sum = 0.0f; /* sc[0] is the largest */
                 for (size_t i = 0; i < k; i++) {
                     g[i] = expf(sc[i] - mx);
@@ -192,13 +199,8 @@ void l720_peer_forward(l720_peer *p, float *out, const float *inp, const float *
                 for (size_t i = 0; i < k; i++) {
                     g[i] /= sum;
                     const float *ue = u + (size_t)id[i] * C, *ve = v + (size_t)id[i] * C;
-                    float d = 0.0f;
-                    for (size_t c = 0; c < C; c++)
-                        d += ue[c] * x[c];
-                    z[i] = d;
-                    float a = g[i] * gelu(d);
-                    for (size_t c = 0; c < C; c++)
-                        o[c] += a * ve[c];
+                    z[i] = l720_dot(ue, x, C);
+                    l720_axpy(o, g[i] * gelu(z[i]), ve, C);
                 }
             }
         }
@@ -208,11 +210,10 @@ void l720_peer_forward(l720_peer *p, float *out, const float *inp, const float *
 
 /* ---- backward --------------------------------------------------------- */
 
-void l720_peer_backward(l720_peer *p, float *dinp, float *dwq, float *dkeys1, float *dkeys2,
-                        float *du, float *dv, uint8_t *touched, const float *dout,
-                        const float *inp, const float *wq, const float *keys1,
-                        const float *keys2, const float *u, const float *v)
+void l720_peer_backward(l720_peer *p, float *dinp, const l720_peer_params *g, uint8_t *touched,
+                        const float *dout, const float *inp, const l720_peer_params *w)
 {
+    const float *u = w->u, *v = w->v;
     size_t N = p->N, C = (size_t)p->C, h = (size_t)p->h, k = (size_t)p->k, dk = (size_t)p->dk;
     size_t hd = h * dk, half = dk / 2, n = (size_t)p->n, nn = n * n, hk = h * k;
 
@@ -230,21 +231,17 @@ void l720_peer_backward(l720_peer *p, float *dinp, float *dwq, float *dkeys1, fl
             float *ds = p->dscore + s0, *dz = p->dz + s0;
             float dot = 0.0f;
             for (size_t i = 0; i < k; i++) {
-                const float *ve = v + (size_t)id[i] * C;
-                float gv = 0.0f;
-                for (size_t c = 0; c < C; c++)
-                    gv += go[c] * ve[c];
+                float gv = l720_dot(go, v + (size_t)id[i] * C, C);
                 ds[i] = gelu(z[i]) * gv; /* d gate for now */
                 dot += g[i] * ds[i];
                 dz[i] = g[i] * gv * gelu_grad(z[i]);
-                const float *ue = u + (size_t)id[i] * C;
-                for (size_t c = 0; c < C; c++)
-                    dx[c] += dz[i] * ue[c];
+                l720_axpy(dx, dz[i], u + (size_t)id[i] * C, C);
             }
             for (size_t i = 0; i < k; i++) {
                 ds[i] = g[i] * (ds[i] - dot); /* softmax backward: d score */
                 size_t a = (size_t)id[i] / n, b = (size_t)id[i] % n;
-                const float *k1 = keys1 + (j * n + a) * half, *k2 = keys2 + (j * n + b) * half;
+                const float *k1 = w->keys + (2 * j * n + a) * half;
+                const float *k2 = w->keys + ((2 * j + 1) * n + b) * half;
                 for (size_t c = 0; c < half; c++) {
                     dq[j * dk + c] += ds[i] * k1[c];
                     dq[j * dk + half + c] += ds[i] * k2[c];
@@ -262,7 +259,8 @@ void l720_peer_backward(l720_peer *p, float *dinp, float *dwq, float *dkeys1, fl
             for (size_t i = 0; i < k; i++) {
                 size_t a = (size_t)p->ids[s0 + i] / n, b = (size_t)p->ids[s0 + i] % n;
                 float ds = p->dscore[s0 + i];
-                float *d1 = dkeys1 + (j * n + a) * half, *d2 = dkeys2 + (j * n + b) * half;
+                float *d1 = g->keys + (2 * j * n + a) * half;
+                float *d2 = g->keys + ((2 * j + 1) * n + b) * half;
                 for (size_t c = 0; c < half; c++) {
                     d1[c] += ds * q[c];
                     d2[c] += ds * q[half + c];
@@ -286,36 +284,41 @@ void l720_peer_backward(l720_peer *p, float *dinp, float *dwq, float *dkeys1, fl
     for (size_t e = 0; e < nn; e++) {
         if (bk[e] == bk[e + 1])
             continue;
-        float *due = du + e * C, *dve = dv + e * C; /* [C] */
+        float *due = g->u + e * C, *dve = g->v + e * C; /* [C] */
         for (size_t r = bk[e]; r < bk[e + 1]; r++) {
             size_t s = (size_t)p->pairs[r], t = s / hk;
             const float *x = inp + t * C, *go = dout + t * C;
-            float dz = p->dz[s], a = p->gates[s] * gelu(p->z[s]);
-            for (size_t c = 0; c < C; c++) {
-                due[c] += dz * x[c];
-                dve[c] += a * go[c];
-            }
+            l720_axpy(due, p->dz[s], x, C);
+            l720_axpy(dve, p->gates[s] * gelu(p->z[s]), go, C);
         }
         touched[e] = 1;
     }
 
-    /* BatchNorm: d qpre, one channel per thread */
-#pragma omp parallel for schedule(static) if (L720_PAR(N * hd * 3))
+    /* BatchNorm: d γ, d β, then d qpre through q = γ q̂ + β; one channel per thread */
+#pragma omp parallel for schedule(static) if (L720_PAR(N * hd * 4))
     for (size_t c = 0; c < hd; c++) {
-        float r = p->bn_rstd[c];
+        float r = p->bn_rstd[c], gm = w->gamma[c];
+        float dg = 0.0f, db = 0.0f;
+        for (size_t t = 0; t < N; t++) {
+            dg += p->dq[t * hd + c] * p->qhat[t * hd + c];
+            db += p->dq[t * hd + c];
+            p->dq[t * hd + c] *= gm; /* now d q̂ */
+        }
+        g->gamma[c] += dg;
+        g->beta[c] += db;
         if (!p->training) {
             for (size_t t = 0; t < N; t++)
                 p->dq[t * hd + c] *= r;
             continue;
         }
-        double m1 = 0.0, m2 = 0.0; /* mean(dq), mean(dq · q̂) */
+        double m1 = 0.0, m2 = 0.0; /* mean(d q̂), mean(d q̂ · q̂) */
         for (size_t t = 0; t < N; t++) {
             m1 += p->dq[t * hd + c];
-            m2 += (double)p->dq[t * hd + c] * p->q[t * hd + c];
+            m2 += (double)p->dq[t * hd + c] * p->qhat[t * hd + c];
         }
         float a = (float)(m1 / (double)N), b = (float)(m2 / (double)N);
         for (size_t t = 0; t < N; t++)
-            p->dq[t * hd + c] = r * (p->dq[t * hd + c] - a - p->q[t * hd + c] * b);
+            p->dq[t * hd + c] = r * (p->dq[t * hd + c] - a - p->qhat[t * hd + c] * b);
     }
-    l720_matmul_backward(dinp, dwq, p->dq, inp, wq, N, C, hd);
+    l720_matmul_backward(dinp, g->wq, p->dq, inp, w->wq, N, C, hd);
 }

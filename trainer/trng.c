@@ -10,7 +10,7 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-uint64_t l720_trng_u64(uint64_t *state)
+uint64_t l720_trng_next(uint64_t *state)
 {
     *state += 0x9e3779b97f4a7c15ull;
     return mix64(*state);
@@ -19,14 +19,14 @@ uint64_t l720_trng_u64(uint64_t *state)
 double l720_trng_uniform(uint64_t *state)
 {
     /* 53 random bits, shifted by half a step: (k + 0.5) / 2^53 */
-    return ((double)(l720_trng_u64(state) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    return ((double)(l720_trng_next(state) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-uint64_t l720_trng_below(uint64_t *state, uint64_t n)
+uint64_t l720_trng_index(uint64_t *state, uint64_t n)
 {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* accept [0, limit) */
     for (;;) {
-        uint64_t r = l720_trng_u64(state);
+        uint64_t r = l720_trng_next(state);
         if (r < limit)
             return r % n;
     }

@@ -11,13 +11,13 @@
 #include <stdint.h>
 
 /* Next 64 random bits; advances *state by one step. */
-uint64_t l720_trng_u64(uint64_t *state);
+uint64_t l720_trng_next(uint64_t *state);
 
 /* Uniform in (0, 1): never 0, never 1 (53 bits). */
 double l720_trng_uniform(uint64_t *state);
 
 /* Uniform integer in [0, n), n >= 1 (rejection, no modulo bias). */
-uint64_t l720_trng_below(uint64_t *state, uint64_t n);
+uint64_t l720_trng_index(uint64_t *state, uint64_t n);
 
 /* Standard normal by Box-Muller: draws two uniforms, returns the cosine branch
  * (the sine branch is dropped so that the state stays one number). */

@@ -23,8 +23,9 @@ function M.ehat(E, p)
   return 1 / (1 / (E - 1 + 1 / (1 / es - 1 / em)) + 1 / em)
 end
 
--- Predicted loss of a law (name) with named parameters p at N (active
--- parameters), D (tokens) and E (experts); nil for laws not evaluated here.
+-- Predicted loss of a law (name: joint_moe, chinchilla, clark) with named
+-- parameters p at N (active parameters), D (tokens) and E (experts); nil for
+-- laws not evaluated here.
 function M.predict(name, p, N, D, E)
   if name == "joint_moe" then
     local eh = M.ehat(E or 1, p)
@@ -33,6 +34,9 @@ function M.predict(name, p, N, D, E)
          + p.b * eh ^ p.omega * D ^ (p.beta + p.zeta * le) + p.c
   elseif name == "chinchilla" then
     return p.E + p.A / N ^ p.alpha + p.B / D ^ p.beta
+  elseif name == "clark" then
+    local ln, le = math.log(N), math.log(M.ehat(E or 1, p))
+    return math.exp(p.a * ln + p.b * le + p.c * ln * le + p.d)
   end
 end
 

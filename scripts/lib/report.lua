@@ -23,39 +23,56 @@ function M.row(r, extra)
   return row
 end
 
+-- Start grids for smoke runs: a few starts instead of the fitter's full grid.
+local SMOKE_GRID = {chinchilla = "e=0/1,a=2/5,b=2/5,alpha=0.3/0.6,beta=0.3/0.6"}
+
 -- Fits lawname to the run logs under the sweep's runs/ (the fitter reads
--- them directly) and returns the Markdown section comparing it with the
--- published coefficients and each run's measured loss. A fit that fails is
--- reported with its message, not hidden.
-function M.fit_section(sw, lawname, rows, opts)
-  opts = opts or {}
+-- them directly: each run's last evaluation, or every evaluation when the
+-- runs are fewer than the law's parameters) and returns the Markdown section
+-- comparing it with the published coefficients and each run's measured
+-- loss. A fitter missing from this build stops the sweep; a fit that fails
+-- on these runs is reported with its message.
+function M.fit_section(sw, lawname, rows)
   local out = sw.dir .. "/fit_" .. lawname .. ".json"
-  local fit, why = sweep.try(llm720.fit, {law = lawname, data = sw.dir .. "/runs", out = out,
-                                          seed = 1, bootstrap = opts.bootstrap})
-  -- a fitter missing from this build stops the sweep; a fit that fails on
-  -- these runs is reported
+  local opts = {law = lawname, data = sw.dir .. "/runs", out = out, seed = 1,
+                bootstrap = sw.o.smoke and 0 or 20, grid = sw.o.smoke and SMOKE_GRID[lawname] or nil}
+  local fit, why = sweep.try(llm720.fit, opts)
+  local every = false
+  if not fit and why:find("points to fit", 1, true) then
+    opts.all_evals, every = true, true
+    fit, why = sweep.try(llm720.fit, opts)
+  end
   if why and why:find("not built yet", 1, true) then error(why, 0) end
   local pub = sweep.try(law.published, lawname)
   local s = {string.format("### Law `%s`\n\n", lawname)}
   if not fit then
     s[#s + 1] = string.format("Fit failed: %s\n\n", why)
-    fit = {params = pub and pub.params or {}}
+    fit = {}
   else
-    s[#s + 1] = string.format("Fitted on %s runs (objective %s, converged %s, train RMSE %s); " ..
-      "written to `%s`.\n\n", sweep.fmt(fit.n_points), sweep.fmt(fit.objective),
-      tostring(fit.converged), sweep.fmt(fit.rmse_train), out:match("[^/]+$"))
+    s[#s + 1] = string.format("Fitted on %s points (%s; objective %s; %s of %s starts " ..
+      "converged; parameters within their valid ranges: %s; train RMSE %s); written to `%s`.\n\n",
+      sweep.fmt(fit.n_points), every and "every evaluation of each run, as the runs are fewer than " ..
+      "the law's parameters" or "the last evaluation of each run", sweep.fmt(fit.objective),
+      sweep.fmt(fit.converged), sweep.fmt(fit.starts), tostring(fit.in_range),
+      sweep.fmt(fit.rmse_train), out:match("[^/]+$"))
     s[#s + 1] = sweep.md_table(law.compare_rows(fit, pub), {
       {"param", "parameter"}, {"published", "published"}, {"fitted", "fitted"},
       {"ci_lo", "95% CI low"}, {"ci_hi", "95% CI high"}})
-    s[#s + 1] = "\n"
+    s[#s + 1] = "\n" .. sw:plot_cmd("fit_" .. lawname, "Predicted vs observed loss, " .. lawname,
+      {"fit", params = out, data = sw.dir .. "/runs", all_evals = every or nil,
+       title = "fitted " .. lawname .. " law"}) .. "\n"
   end
-  if not pub then s[#s + 1] = "(no published coefficients for this law in data/laws)\n\n" end
+  if pub then
+    s[#s + 1] = string.format("Published: %s (`%s`).\n\n", pub.source or "?", pub.file:match("[^/]+$"))
+  else
+    s[#s + 1] = "(no published coefficients for this law in data/laws)\n\n"
+  end
   local pred = {}
   for _, r in ipairs(rows) do
     if r.n_act and r.tokens and r.val_loss then
       local e = r.E or 1
       local p = {run = r.run, E = e, n_act = r.n_act, tokens = r.tokens, measured = r.val_loss}
-      if fit.params and next(fit.params) and fit.law then
+      if fit.params then
         p.fitted = law.predict(lawname, fit.params, r.n_act, r.tokens, e)
       end
       if pub then p.published = law.predict(lawname, pub.params, r.n_act, r.tokens, e) end

@@ -198,7 +198,7 @@ function M.open(name, o, config)
   end
   llm720.mkdir(dir .. "/runs")
   local sw = setmetatable({name = name, dir = dir, o = o, config = config, t0 = llm720.now(),
-                           ran = 0, skipped = 0, log = {}}, Sweep)
+                           ran = 0, skipped = 0, run_seconds = 0, log = {}}, Sweep)
   sw:say("sweep %s in %s (%s size, %s)", name, dir, o.size, o.device)
   return sw
 end
@@ -218,6 +218,7 @@ function Sweep:run(name, fn)
   local r = read_json(done)
   if r then
     self.skipped = self.skipped + 1
+    self.run_seconds = self.run_seconds + (r.seconds or 0)
     self:say("  %-28s complete, skipped", name)
     r.skipped = true
     return r
@@ -226,6 +227,7 @@ function Sweep:run(name, fn)
   local t0 = llm720.now()
   r = fn(rundir)
   r.seconds = llm720.now() - t0
+  self.run_seconds = self.run_seconds + r.seconds
   r.name = name
   llm720.write_file(done, llm720.json_encode(r, true) .. "\n")
   self.ran = self.ran + 1
@@ -279,16 +281,19 @@ function Sweep:train(name, opts)
     t.out = rundir
     t.device = t.device or self.o.device
     -- schedule defaults scaled to the run: a tenth warm-up, five evaluations
-    -- (two, of fewer tokens, in smoke runs)
+    -- of 8192 tokens (two of 1024 in smoke runs)
     t.warmup = t.warmup or math.max(1, t.steps // 10)
     t.eval_every = t.eval_every or math.max(1, t.steps // (self.o.smoke and 2 or 5))
     t.lr = t.lr or 2e-3
-    if self.o.smoke then t.eval_tokens = t.eval_tokens or 1024 end
-    local partial = false
-    for _, n in ipairs(llm720.list_dir(rundir)) do
-      if n ~= "done.json" then partial = true end
+    t.eval_tokens = t.eval_tokens or (self.o.smoke and 1024 or 8192)
+    -- an interrupted run resumes from its checkpoint; one that left no
+    -- checkpoint starts again
+    local partial = llm720.exists(rundir .. "/checkpoint.bin")
+    if partial then
+      t.resume = true
+    else
+      for _, n in ipairs(llm720.list_dir(rundir)) do os.remove(rundir .. "/" .. n) end
     end
-    if partial then t.resume = true end
     self:say("  %-28s training%s", name, partial and " (resuming)" or "")
     local res = llm720.train(t)
     local runs = llm720.read_runs(rundir)
@@ -362,8 +367,9 @@ function Sweep:write_report(title, body)
   if #self.o.argv > 0 then cmd = cmd .. " " .. table.concat(self.o.argv, " ") end
   local head = string.format(
     "# %s\n\n- command: `%s`\n- machine: %s\n- wall time of the last invocation: %.1f s " ..
-    "(%d runs made, %d already complete)\n- size: %s, device: %s\n- llm720 %s\n\n",
-    title, cmd, M.machine(self.o.device), secs, self.ran, self.skipped, self.o.size,
+    "(%d runs made, %d already complete); the runs took %.1f s in all invocations\n" ..
+    "- size: %s, device: %s\n- llm720 %s\n\n",
+    title, cmd, M.machine(self.o.device), secs, self.ran, self.skipped, self.run_seconds, self.o.size,
     self.o.device, llm720.version().version)
   llm720.write_file(self.dir .. "/REPORT.md", head .. body)
   self:say("report: %s/REPORT.md (%.1f s)", self.dir, secs)
@@ -376,6 +382,16 @@ function Sweep:plot(base, spec)
   local ok, why = llm720.plot_xy(spec)
   if not ok then return string.format("(plot %s not drawn: %s)\n", base, why) end
   return string.format("![%s](%s.png)\n", spec.title or base, base)
+end
+
+-- A plot by llm720.plot (opts: its positional kind and options, without
+-- out) as BASE.png/svg in the sweep folder; returns the Markdown line, or a
+-- note saying why there is none.
+function Sweep:plot_cmd(base, title, opts)
+  opts.out = self.dir .. "/" .. base
+  local ok, why = M.try(llm720.plot, opts)
+  if not ok then return string.format("(plot %s not drawn: %s)\n", base, why) end
+  return string.format("![%s](%s.png)\n", title, base)
 end
 
 -- Calls fn(...) and returns its result, or nil and the error message (for

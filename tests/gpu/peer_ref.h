@@ -1,5 +1,5 @@
 /* peer_ref.h: a plain double-precision PEER layer on the CPU, the reference
- * the GPU kernels are checked against (same function as kernels/peer.h).
+ * the GPU kernels are checked against (same function as kernels/peer_gpu.h).
  * Routing is checked separately; the expert part and the backward take the
  * routing (ids, gates) as given, so that their errors are rounding only. */
 #ifndef L720_PEER_REF_H

@@ -1,9 +1,9 @@
-/* peer.h: the PEER layer (product-key retrieval of single-neuron experts) on
+/* peer_gpu.h: the PEER layer (product-key retrieval of single-neuron experts) on
  * the GPU, forward and deterministic backward. C API over device pointers.
  *
  * Function (DESIGN.md §2, He 2024), for each token x (row of X [T, d]):
- *   q      = x Wq                                  Wq [d, h*dk]
- *   qn     = (q - mu) / sqrt(var + 1e-5) * gamma + beta
+ *   q      = Wq x                                  Wq [h*dk, d]
+ *   qn     = (q - mu) / sqrt(var + 1e-5) * gamma + beta  (gamma, beta optional)
  *            (BatchNorm over the T tokens of the batch when training, the
  *            running statistics otherwise)
  *   head j: q1, q2 = halves of qn[j*dk : (j+1)*dk]
@@ -13,11 +13,15 @@
  *           g = softmax over the k scores
  *   y      = sum_j sum_e g_e * gelu(u_e . x) * v_e   U, V [N = n*n, d]
  * gelu is the exact (erf) form. Ties in a top-k go to the smaller sub-key
- * index, then the smaller expert id.
+ * index, then the smaller expert id. Layouts and semantics are those of the
+ * CPU trainer's layer (trainer/peer.h); gamma = beta = NULL stands for the
+ * identity (1 and 0).
  *
  * Precision: X, Y, dY, dX, U, V, Wq, K in bf16 (uint16_t here, the top half
  * of an IEEE float); every sum accumulates in fp32; BatchNorm parameters and
- * all parameter gradients are fp32.
+ * all parameter gradients are fp32. The normalised query and the sub-key
+ * scores are fp32 (full fp32 products): they decide the routing, which then
+ * agrees with the fp32 CPU trainer's except at near-ties.
  *
  * Determinism: no atomics anywhere. The backward sorts the (token, expert)
  * pairs by expert with a stable radix sort; each touched row of U and V gets
@@ -32,8 +36,8 @@
  * Limits: d a multiple of 256 and at most 2048; n at most 1024; k at most 32
  * and at most n; dk even and at most 256; T >= 2 when training.
  */
-#ifndef L720_PEER_H
-#define L720_PEER_H
+#ifndef L720_PEER_GPU_H
+#define L720_PEER_GPU_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,10 +59,10 @@ typedef struct l720_peer_dims {
 
 /* Device pointers of the layer's parameters. */
 typedef struct l720_peer_weights {
-    const uint16_t *wq;   /* [d, h*dk] bf16 */
-    const uint16_t *keys; /* [h, 2, n, dk/2] bf16 */
-    const float *gamma;   /* [h*dk] */
-    const float *beta;    /* [h*dk] */
+    const uint16_t *wq;    /* [h*dk, d] bf16 */
+    const uint16_t *keys;  /* [h, 2, n, dk/2] bf16: head j's first-half sub-keys, then its second-half ones */
+    const float *gamma;    /* [h*dk] BatchNorm scale, or NULL (1) */
+    const float *beta;     /* [h*dk] BatchNorm shift, or NULL (0) */
     const uint16_t *u;    /* [N, d] bf16 */
     const uint16_t *v;    /* [N, d] bf16 */
     float *run_mean;      /* [h*dk] BatchNorm running statistics (updated when training) */
@@ -68,10 +72,10 @@ typedef struct l720_peer_weights {
 
 /* Device pointers of the dense parameter gradients (overwritten, not added to). */
 typedef struct l720_peer_grads {
-    float *wq;    /* [d, h*dk] */
+    float *wq;    /* [h*dk, d] */
     float *keys;  /* [h, 2, n, dk/2] */
-    float *gamma; /* [h*dk] */
-    float *beta;  /* [h*dk] */
+    float *gamma; /* [h*dk], or NULL when the weights have none */
+    float *beta;  /* [h*dk], or NULL */
 } l720_peer_grads;
 
 typedef struct l720_peer_gpu l720_peer_gpu;
@@ -98,8 +102,8 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
 /* Routing of the last forward (device pointers, [T, h, k]): expert ids and gates. */
 const int32_t *l720_peer_gpu_ids(const l720_peer_gpu *p);
 const float *l720_peer_gpu_gates(const l720_peer_gpu *p);
-/* Query after BatchNorm of the last forward, [T, h*dk] bf16 (device). */
-const uint16_t *l720_peer_gpu_query(const l720_peer_gpu *p);
+/* Query after BatchNorm of the last forward, [T, h*dk] fp32 (device). */
+const float *l720_peer_gpu_query(const l720_peer_gpu *p);
 
 /* Compact row gradients of the last backward (device pointers): touched
  * expert ids [n_touched] ascending, dU and dV rows [n_touched, d]. Reading
