@@ -244,7 +244,12 @@ static int call_cmd(lua_State *L)
     if (rc) {
         cJSON_Delete(result);
         luaL_where(L, 1);
-        lua_pushfstring(L, "llm720.%s: %s", fname, err.msg[0] ? err.msg : "failed");
+        /* option errors already start with the subcommand's name */
+        const char *msg = err.msg[0] ? err.msg : "failed";
+        size_t n = strlen(cmd->name);
+        if (!strncmp(msg, cmd->name, n) && msg[n] == ':')
+            msg += n + 1 + (msg[n + 1] == ' ');
+        lua_pushfstring(L, "llm720.%s: %s", fname, msg);
         lua_concat(L, 2);
         return lua_error(L);
     }

@@ -68,7 +68,13 @@ int main(int argc, char **argv)
     }
     if (rc) {
         cJSON_Delete(result);
-        fprintf(stderr, "llm720 %s: %s\n", cmd->name, err.msg[0] ? err.msg : "failed");
+        /* option errors already start with the subcommand's name */
+        size_t n = strlen(cmd->name);
+        const char *msg = err.msg[0] ? err.msg : "failed";
+        if (!strncmp(msg, cmd->name, n) && msg[n] == ':')
+            fprintf(stderr, "llm720 %s\n", msg);
+        else
+            fprintf(stderr, "llm720 %s: %s\n", cmd->name, msg);
         return rc == L720_EINPUT ? 2 : (rc > 0 ? rc : 1);
     }
     if (io.json && result && l720_json_print(result)) {

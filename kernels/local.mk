@@ -6,7 +6,8 @@ noinst_LIBRARIES += libkernels.a
 libkernels_a_SOURCES = \
 	kernels/peer_gpu.h kernels/peer.cu kernels/peer_kernels.cuh kernels/peer_topk.cuh \
 	kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu \
-	kernels/gemm.h kernels/gemm.cu kernels/gpu_util.cuh kernels/gpu_device.h kernels/gpu_device.cu
+	kernels/gemm.h kernels/gemm.cu kernels/gpu_util.cuh kernels/gpu_device.h kernels/gpu_device.cu \
+	kernels/dense_gpu.h kernels/dense_kernels.cu kernels/dense_attn.cu kernels/dense_model.cu
 L720_LIBS += libkernels.a
 
 # GPU checks: a visible skip when no GPU answers.
@@ -15,10 +16,19 @@ TESTS += tests/test_gpu_peer
 tests_test_gpu_peer_SOURCES = tests/test_gpu_peer.cu tests/gpu/peer_ref.cu tests/gpu/peer_ref.h
 tests_test_gpu_peer_LDADD = $(L720_LDADD) -lstdc++
 
+check_PROGRAMS += tests/test_gpu_dense
+TESTS += tests/test_gpu_dense
+tests_test_gpu_dense_SOURCES = tests/test_gpu_dense.cu
+tests_test_gpu_dense_LDADD = $(L720_LDADD) -lstdc++
+
+EXTRA_PROGRAMS += bench/bench_dense
+bench_bench_dense_SOURCES = bench/bench_dense.cu
+bench_bench_dense_LDADD = $(L720_LDADD) -lstdc++
+
 EXTRA_PROGRAMS += bench/bench_peer
 bench_bench_peer_SOURCES = bench/bench_peer.cu
 bench_bench_peer_LDADD = $(L720_LDADD) -lstdc++
 else
 TESTS += tests/test_gpu_nocuda.sh
 endif
-EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh bench/peer_gpu.sh bench/peer_torch.py
+EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh tests/gpu/dense_run.sh bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_torch.py

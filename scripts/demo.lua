@@ -16,7 +16,7 @@ local hw = deploy.hardware("demo.lua", o.hardware)
 local size = sweep.size(o, {
   smoke = {sim = {batch = 8, steps = 20}, train = {steps = 20, d_model = 32, layers = 1,
            ffn = "moe:4", batch = 4, seq_len = 32}},
-  default = {sim = {batch = 16, steps = 50}, train = {steps = 120, d_model = 64, layers = 2,
+  default = {sim = {batch = 16, steps = 50}, train = {steps = 1200, d_model = 64, layers = 2,
              ffn = "moe:4", batch = 8, seq_len = 64, eval_tokens = 2048}},
   cuda = {sim = {batch = 256, steps = 1000}, train = {steps = 2000, d_model = 256, layers = 4,
           ffn = "moe:8", batch = 32, seq_len = 256}},
