@@ -13,12 +13,12 @@ L720_LIBS += libkernels.a
 # GPU checks: a visible skip when no GPU answers.
 check_PROGRAMS += tests/test_gpu_peer
 TESTS += tests/test_gpu_peer
-tests_test_gpu_peer_SOURCES = tests/test_gpu_peer.cu tests/gpu/peer_ref.cu tests/gpu/peer_ref.h
+tests_test_gpu_peer_SOURCES = tests/test_gpu_peer.cu tests/gpu/peer_ref.cu tests/gpu/peer_ref.h tests/gpu/host_bf16.h
 tests_test_gpu_peer_LDADD = $(L720_LDADD) -lstdc++
 
 check_PROGRAMS += tests/test_gpu_dense
 TESTS += tests/test_gpu_dense
-tests_test_gpu_dense_SOURCES = tests/test_gpu_dense.cu
+tests_test_gpu_dense_SOURCES = tests/test_gpu_dense.cu tests/gpu/host_bf16.h
 tests_test_gpu_dense_LDADD = $(L720_LDADD) -lstdc++
 
 EXTRA_PROGRAMS += bench/bench_dense

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/gpu/host_bf16.h"
 #include "kernels/dense_gpu.h"
 extern "C" {
 #include "trainer/attention.h"
@@ -78,20 +79,6 @@ static vf randv(size_t n, double sc)
     for (auto &x : v)
         x = (float)((2 * urand() - 1) * sc);
     return v;
-}
-static uint16_t h_f2bf(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, 4);
-    b += 0x7fffu + ((b >> 16) & 1u);
-    return (uint16_t)(b >> 16);
-}
-static float h_bf2f(uint16_t h)
-{
-    uint32_t b = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &b, 4);
-    return f;
 }
 static vf round_bf(const vf &v)
 {

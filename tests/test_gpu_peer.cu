@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "kernels/peer_gpu.h"
+#include "tests/gpu/host_bf16.h"
 #include "tests/gpu/peer_ref.h"
 extern "C" {
 #include "trainer/peer.h"
@@ -63,20 +64,7 @@ static void check(bool pass, const std::string &name, double err, double tol)
         }                                                                                          \
     } while (0)
 
-static uint16_t h_f2bf(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, 4);
-    b += 0x7fffu + ((b >> 16) & 1u);
-    return (uint16_t)(b >> 16);
-}
-static double h_bf2d(uint16_t h)
-{
-    uint32_t b = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &b, 4);
-    return f;
-}
+static double h_bf2d(uint16_t h) { return h_bf2f(h); }
 
 static uint64_t rng_s;
 static double urand()
