@@ -158,7 +158,7 @@ int l720_fit_job_run(l720_fit_job *j, l720_err *err)
     }
     if (j->given) { /* evaluate a law file's coefficients on the data */
         memcpy(j->fit.params, j->given, j->law->np * sizeof *j->given);
-        j->law->from_params(j->given, j->fit.theta);
+        l720_law_from_params(j->law, j->given, j->fit.theta);
         j->fit.objective = l720_objective_eval(&o, j->fit.theta, NULL);
         j->rmse_train = l720_rmse(j->law, j->fit.theta, j->set->pts, j->train, j->ntrain);
         j->rmse_holdout =

@@ -42,10 +42,22 @@ long l720_law_fit_index(const l720_law *law, const char *name)
     return index_of(law->fit_names, law->np, name);
 }
 
+void l720_law_to_params(const l720_law *law, const double *theta, double *params)
+{
+    for (size_t i = 0; i < law->np; i++)
+        params[i] = law->log_scale[i] ? exp(theta[i]) : theta[i];
+}
+
+void l720_law_from_params(const l720_law *law, const double *params, double *theta)
+{
+    for (size_t i = 0; i < law->np; i++)
+        theta[i] = law->log_scale[i] ? log(params[i]) : params[i];
+}
+
 double l720_law_predict(const l720_law *law, const double *params, const l720_point *p)
 {
     double theta[L720_LAW_MAXP];
-    law->from_params(params, theta);
+    l720_law_from_params(law, params, theta);
     return exp(law->log_pred(theta, p, NULL));
 }
 

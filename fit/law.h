@@ -11,7 +11,8 @@
  *          Hoffmann's (a, b, e, alpha, beta) with A = e^a. Log-scale
  *          coefficients keep the problem well conditioned and positive.
  *   params (named parameters, as in law files): e.g. (E, A, B, alpha, beta).
- * Both have the same length; to_params/from_params convert.
+ * Both have the same length: params[i] = exp(theta[i]) where log_scale[i] is
+ * set, theta[i] otherwise (l720_law_to_params / l720_law_from_params).
  */
 #ifndef L720_LAW_H
 #define L720_LAW_H
@@ -56,8 +57,7 @@ typedef struct l720_law {
      * point pts[idx[k]] (pts[k] when idx is NULL), k < n. NULL: log_pred. */
     void (*log_pred_n)(const double *theta, const l720_point *pts, const size_t *idx, size_t n,
                        double *v, double *g);
-    void (*to_params)(const double *theta, double *params);
-    void (*from_params)(const double *params, double *theta);
+    const unsigned char *log_scale; /* [np] 1: params[i] = exp(theta[i]) */
 } l720_law;
 
 /* The laws, NULL-terminated. */
@@ -74,6 +74,10 @@ const l720_law *l720_law_find(const char *name, l720_err *err);
 /* Index of a named parameter (params) or fit parameter (theta), or -1. */
 long l720_law_param_index(const l720_law *law, const char *name);
 long l720_law_fit_index(const l720_law *law, const char *name);
+
+/* Converts fit parameters to named parameters and back (see log_scale). */
+void l720_law_to_params(const l720_law *law, const double *theta, double *params);
+void l720_law_from_params(const l720_law *law, const double *params, double *theta);
 
 /* Predicted loss from named parameters at one point. */
 double l720_law_predict(const l720_law *law, const double *params, const l720_point *p);

@@ -66,23 +66,8 @@ static void log_pred_n(const double *th, const l720_point *pts, const size_t *id
     }
 }
 
-static void to_params(const double *th, double *pr)
-{
-    pr[E_] = exp(th[E_]);
-    pr[A_] = exp(th[A_]);
-    pr[B_] = exp(th[B_]);
-    pr[ALPHA] = th[ALPHA];
-    pr[BETA] = th[BETA];
-}
-
-static void from_params(const double *pr, double *th)
-{
-    th[E_] = log(pr[E_]);
-    th[A_] = log(pr[A_]);
-    th[B_] = log(pr[B_]);
-    th[ALPHA] = pr[ALPHA];
-    th[BETA] = pr[BETA];
-}
+/* Coefficients fitted on a log scale (theta = ln of the named parameter). */
+static const unsigned char log_scale[NP] = {[E_] = 1, [A_] = 1, [B_] = 1};
 
 const l720_law l720_law_chinchilla = {
     "chinchilla",
@@ -90,5 +75,5 @@ const l720_law l720_law_chinchilla = {
     "Hoffmann et al. 2022, arXiv 2203.15556",
     NP, names, fit_names, lo, hi, fit_lo, fit_hi,
     L720_IN_N | L720_IN_D, grid_n, grid_v,
-    log_pred, log_pred_n, to_params, from_params,
+    log_pred, log_pred_n, log_scale,
 };

@@ -43,11 +43,8 @@ static double log_pred(const double *th, const l720_point *p, double *grad)
     return v;
 }
 
-static void copy(const double *from, double *to)
-{
-    for (int i = 0; i < NP; i++)
-        to[i] = from[i];
-}
+/* No coefficient is fitted on a log scale. */
+static const unsigned char log_scale[NP];
 
 const l720_law l720_law_clark = {
     "clark",
@@ -56,5 +53,5 @@ const l720_law l720_law_clark = {
     "Clark et al. 2022, arXiv 2202.01169 (fixed token count)",
     NP, names, names, lo, hi, fit_lo, fit_hi,
     L720_IN_N | L720_IN_E, grid_n, grid_v,
-    log_pred, NULL, copy, copy,
+    log_pred, NULL, log_scale,
 };

@@ -96,23 +96,8 @@ static void log_pred_n(const double *th, const l720_point *pts, const size_t *id
     }
 }
 
-static void to_params(const double *th, double *pr)
-{
-    for (int i = 0; i < NP; i++)
-        pr[i] = th[i];
-    pr[A_] = exp(th[A_]);
-    pr[B_] = exp(th[B_]);
-    pr[C_] = exp(th[C_]);
-}
-
-static void from_params(const double *pr, double *th)
-{
-    for (int i = 0; i < NP; i++)
-        th[i] = pr[i];
-    th[A_] = log(pr[A_]);
-    th[B_] = log(pr[B_]);
-    th[C_] = log(pr[C_]);
-}
+/* Coefficients fitted on a log scale (theta = ln of the named parameter). */
+static const unsigned char log_scale[NP] = {[A_] = 1, [B_] = 1, [C_] = 1};
 
 const l720_law l720_law_joint_moe = {
     "joint_moe",
@@ -122,5 +107,5 @@ const l720_law l720_law_joint_moe = {
     "Ludziejewski, Pioro et al. 2025, arXiv 2502.05172",
     NP, names, fit_names, lo, hi, fit_lo, fit_hi,
     L720_IN_N | L720_IN_D | L720_IN_E, grid_n, grid_v,
-    log_pred, log_pred_n, to_params, from_params,
+    log_pred, log_pred_n, log_scale,
 };

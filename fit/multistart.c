@@ -140,7 +140,7 @@ int l720_fit_multistart(const l720_objective *o, const l720_grid *g, l720_fit_re
         return l720_err_set(err, L720_EFAIL, "fit failed: no start of %zu converged", n);
     }
     memcpy(r->theta, ends[0].theta, sizeof r->theta);
-    law->to_params(r->theta, r->params);
+    l720_law_to_params(law, r->theta, r->params);
     r->objective = ends[0].f;
     r->best_start = ends[0].start;
     l720_grid_point(g, r->best_start, r->start_theta);
@@ -149,7 +149,7 @@ int l720_fit_multistart(const l720_objective *o, const l720_grid *g, l720_fit_re
     r->top = polish < r->converged ? polish : r->converged;
     for (size_t k = 1; k < r->top; k++) {
         double pk[L720_LAW_MAXP];
-        law->to_params(ends[k].theta, pk);
+        l720_law_to_params(law, ends[k].theta, pk);
         double df = (ends[k].f - r->objective) / fmax(fabs(r->objective), 1e-300);
         if (df > r->top_objective_spread)
             r->top_objective_spread = df;

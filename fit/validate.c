@@ -135,7 +135,7 @@ int l720_bootstrap(const l720_objective *o, const double *theta, size_t B, uint6
         memcpy(th, theta, np * sizeof *th);
         int code = l720_lbfgs(&ob, th, 1, &f, NULL);
         ok[b] = rng && l720_lbfgs_converged(code, f);
-        o->law->to_params(th, par + b * np);
+        l720_law_to_params(o->law, th, par + b * np);
         size_t seen;
 #pragma omp atomic capture
         seen = ++done;
