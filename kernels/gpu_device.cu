@@ -32,3 +32,9 @@ int l720_gpu_memory(size_t *free_b, size_t *total_b, l720_err *err)
     GPU_CK(cudaMemGetInfo(free_b, total_b));
     return 0;
 }
+
+int l720_gpu_sync(l720_err *err)
+{
+    GPU_CK(cudaDeviceSynchronize());
+    return 0;
+}

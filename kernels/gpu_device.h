@@ -17,6 +17,10 @@ int l720_gpu_available(char *name, size_t name_len, l720_err *err);
 /* Free and total device memory in bytes; 0, or an error (code 1). */
 int l720_gpu_memory(size_t *free_b, size_t *total_b, l720_err *err);
 
+/* Waits until the current device has finished all its work; 0, or the
+ * error of that work (code 1). */
+int l720_gpu_sync(l720_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -69,7 +69,7 @@ printf 'return { layers = 2, d_modle = 8 }\n' > "$tmp/bad.lua"
 bad "unknown config key (Lua)" "d_modle" $tiny --out "$tmp/x" --config "$tmp/bad.lua"
 bad "inconsistent shapes" "head" $tiny --out "$tmp/x" --d-model 18 --heads 4
 bad "bad ffn spec" "ffn" $tiny --out "$tmp/x" --ffn moe
-bad "--device cuda without a GPU loop" "cuda" $tiny --out "$tmp/x" --device cuda
+bad "--device cuda without CUDA or a GPU" "this build has no CUDA\|no GPU was found" $tiny --out "$tmp/x" --device cuda
 bad "missing data directory" "$tmp/nope" $tiny --out "$tmp/x" --data "$tmp/nope"
 mkdir -p "$tmp/bd"
 cp "$tmp/data/meta.json" "$tmp/data/"*val* "$tmp/bd/"

@@ -463,12 +463,8 @@ double l720_model_flops_per_token(const l720_model *m)
 
 /* ---- expert statistics ------------------------------------------------- */
 
-int l720_model_expert_stats(const l720_model *m, int layer, double *frac_used, double *kl)
+void l720_expert_usage_stats(const double *u, int E, double *frac_used, double *kl)
 {
-    if (layer < 0 || layer >= m->cfg.n_layers || !m->layer[layer].usage)
-        return -1;
-    int E = m->cfg.ffn[layer].n_experts;
-    const double *u = m->layer[layer].usage;
     double total = 0;
     int used = 0;
     for (int e = 0; e < E; e++) {
@@ -484,6 +480,13 @@ int l720_model_expert_stats(const l720_model *m, int layer, double *frac_used, d
             }
     *frac_used = (double)used / E;
     *kl = k;
+}
+
+int l720_model_expert_stats(const l720_model *m, int layer, double *frac_used, double *kl)
+{
+    if (layer < 0 || layer >= m->cfg.n_layers || !m->layer[layer].usage)
+        return -1;
+    l720_expert_usage_stats(m->layer[layer].usage, m->cfg.ffn[layer].n_experts, frac_used, kl);
     return 0;
 }
 

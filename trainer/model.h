@@ -119,6 +119,8 @@ void l720_model_backward(l720_model *m);
  * in nats as in the PEER paper's Table 2. Returns -1 for a dense layer. */
 int l720_model_expert_stats(const l720_model *m, int layer, double *frac_used, double *kl);
 void l720_model_reset_expert_stats(l720_model *m);
+/* The same two figures from usage counts [E] (times each expert was chosen). */
+void l720_expert_usage_stats(const double *usage, int E, double *frac_used, double *kl);
 
 /* Expert ids chosen in the last forward for one layer: [B * T * per_token]
  * where per_token = 1 (MoE) or h * k (PEER); NULL for a dense layer. */

@@ -8,8 +8,14 @@ libtrainrun_a_SOURCES = \
 	trainer/config_train.c trainer/config_train.h trainer/config_model.c trainer/config_lua.c \
 	trainer/ckpt.c trainer/ckpt.h \
 	trainer/train_log.c trainer/train_log.h \
-	trainer/train_device.c trainer/train_device.h \
+	trainer/train_backend.h trainer/train_step_cpu.c \
 	trainer/train.c trainer/train.h trainer/train_state.h trainer/train_eval.c
+# The cuda backend calls kernels/ (after trainer in the link order): CUDA builds only.
+if HAVE_CUDA
+libtrainrun_a_SOURCES += trainer/train_step_cuda.c
+else
+libtrainrun_a_SOURCES += trainer/train_device.c
+endif
 L720_LIBS += libtrainrun.a
 
 train_tests = tests/test_data_shard tests/test_data_prepare tests/test_train_optim \
@@ -22,6 +28,13 @@ tests_test_train_optim_LDADD = $(L720_LDADD)
 tests_test_train_config_LDADD = $(L720_LDADD)
 tests_test_train_ckpt_LDADD = $(L720_LDADD)
 tests_test_train_log_LDADD = $(L720_LDADD)
+
+# The cuda backend over a stand-in GPU model (the CPU model): every build.
+check_PROGRAMS += tests/test_train_cuda
+TESTS += tests/test_train_cuda
+tests_test_train_cuda_SOURCES = tests/test_train_cuda.c tests/fake_gpu_model.c \
+	trainer/train_step_cuda.c
+tests_test_train_cuda_LDADD = $(L720_LDADD)
 
 EXTRA_PROGRAMS += bench/bench_train
 bench_bench_train_LDADD = $(L720_LDADD)

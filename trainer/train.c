@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "fileio.h"
-#include "trainer/train_device.h"
 #include "trainer/train_state.h"
 
 #define ENTROPY_MAX_TOKENS (256u << 20) /* unigram entropy over at most 2^28 tokens */
@@ -75,13 +74,16 @@ static int restore(l720_run *r, l720_err *err)
     return rc;
 }
 
-static int check_device(const l720_train_cfg *cfg, l720_err *err)
+/* The backend of cfg->device (train_backend.h). */
+static int pick_backend(l720_run *r, l720_err *err)
 {
-    if (strcmp(cfg->device, "cuda"))
+    if (strcmp(r->cfg->device, "cuda")) {
+        r->be = &l720_backend_cpu;
+        snprintf(r->device_name, sizeof r->device_name, "cpu");
         return 0;
-    if (!l720_train_cuda_available(err))
-        return err->code ? err->code : L720_EINPUT;
-    return l720_err_set(err, L720_EINPUT, "--device cuda: no GPU training loop in this build");
+    }
+    r->be = l720_backend_cuda(r->device_name, sizeof r->device_name, err);
+    return r->be ? 0 : err->code ? err->code : L720_EINPUT;
 }
 
 static int setup(l720_run *r, l720_err *err)
@@ -89,7 +91,7 @@ static int setup(l720_run *r, l720_err *err)
     l720_train_cfg *cfg = r->cfg;
     int rc = l720_cfg_check(cfg, err);
     if (!rc)
-        rc = check_device(cfg, err);
+        rc = pick_backend(r, err);
     if (rc)
         return rc;
     if (!(r->ds = l720_shards_open(r->o->data_dir, err)))
@@ -100,7 +102,7 @@ static int setup(l720_run *r, l720_err *err)
         return l720_err_set(err, L720_EINPUT, "key 'vocab': %d is smaller than the data's "
                             "vocabulary of %d (%s)", cfg->vocab, r->ds->vocab, r->o->data_dir);
     l720_model_cfg mc;
-    if ((rc = l720_cfg_model(cfg, &mc, err)))
+    if ((rc = l720_cfg_model(cfg, &mc, err)) || (r->be->fits && (rc = r->be->fits(r, &mc, err))))
         return rc;
     int routed[L720_MAX_LAYERS], n_routed = 0, experts = 0, per = 0;
     if (r->o->trace_path &&
@@ -113,7 +115,7 @@ static int setup(l720_run *r, l720_err *err)
     if (r->o->resume && !l720_exists(r->ckpt_path))
         return l720_err_set(err, L720_EINPUT, "--resume: %s does not exist", r->ckpt_path);
     int B = (int)cfg->batch, T = cfg->seq_len;
-    if (!(r->model = l720_model_new(&mc, B, (uint64_t)cfg->seed, err)))
+    if (!(r->model = l720_model_new(&mc, r->be->host_mirror ? 1 : B, (uint64_t)cfg->seed, err)))
         return err->code;
     size_t n = l720_model_n_params(r->model);
     if (!(r->opt = l720_adamw_new(n, err)) ||
@@ -133,6 +135,8 @@ static int setup(l720_run *r, l720_err *err)
         return rc;
     if (r->o->resume && (rc = restore(r, err)))
         return rc;
+    if (r->be->start && (rc = r->be->start(r, err)))
+        return rc;
     if (!(r->log = l720_runlog_open(r->log_path, r->o->resume ? r->meta.step : -1, err)))
         return err->code;
     return l720_runlog_has_header(r->log) ? 0 : l720_run_header(r, err);
@@ -140,6 +144,8 @@ static int setup(l720_run *r, l720_err *err)
 
 static void teardown(l720_run *r)
 {
+    if (r->be && r->be->stop)
+        r->be->stop(r);
     l720_runlog_close(r->log);
     free(r->touched);
     free(r->targets);
@@ -170,30 +176,23 @@ static int step(l720_run *r, l720_err *err)
     int rc = l720_loader_next(r->loader, B, r->tokens, r->targets, err);
     if (rc)
         return rc;
-    if (s + 1 == cfg->debug_nan_step) { /* test aid: a divergence to detect */
-        float *p = l720_model_params(r->model);
-        for (size_t i = 0, n = l720_model_n_params(r->model); i < n; i++)
-            p[i] = NAN;
-    }
-    double t0 = l720_run_now();
+    /* test aid: a divergence to detect */
+    if (s + 1 == cfg->debug_nan_step && (rc = r->be->poison(r, err)))
+        return rc;
+    double t0 = l720_run_now(), norm;
     l720_forward_out out;
-    l720_model_zero_grad(r->model);
-    if ((rc = l720_model_forward(r->model, r->tokens, r->targets, B, T, 1, &out, err)))
+    if ((rc = r->be->forward(r, r->tokens, r->targets, B, T, 1, &out, err)))
         return rc;
     if (!isfinite(out.loss) || !isfinite(out.aux_loss))
         return nonfinite(r, "training loss", isfinite(out.loss) ? out.aux_loss : out.loss, err);
-    l720_model_backward(r->model);
-    int nt;
-    const l720_tensor *ts = l720_model_tensors(r->model, &nt);
-    for (int i = 0; i < nt; i++)
-        r->touched[i] = ts[i].sparse_rows ? l720_model_touched(r->model, i) : NULL;
-    const float *g = l720_model_grads(r->model);
-    double norm = l720_grad_norm(g, ts, nt, r->touched);
+    if ((rc = r->be->backward(r, &norm, err)))
+        return rc;
     if (!isfinite(norm))
         return nonfinite(r, "gradient norm", norm, err);
     double scale = cfg->grad_clip > 0 && norm > cfg->grad_clip ? cfg->grad_clip / norm : 1.0;
     l720_adamw_hp hp = {r->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay};
-    l720_adamw_step(r->opt, l720_model_params(r->model), g, ts, nt, r->touched, &hp, scale);
+    if ((rc = r->be->update(r, &hp, scale, err)))
+        return rc;
     r->meta.train_seconds += l720_run_now() - t0;
     r->meta.step++;
     r->meta.tokens += (double)B * T;

@@ -45,6 +45,13 @@ static void add_sizes(cJSON *o, const l720_model *m)
     cJSON_AddNumberToObject(o, "expert_size", s);
 }
 
+/* Where the run computes: "cpu" or "cuda", and the GPU's name. */
+static void add_device(cJSON *o, const l720_run *r)
+{
+    cJSON_AddStringToObject(o, "device", r->be->device);
+    cJSON_AddStringToObject(o, "device_name", r->device_name);
+}
+
 int l720_run_header(l720_run *r, l720_err *err)
 {
     cJSON *h = cJSON_CreateObject();
@@ -53,6 +60,7 @@ int l720_run_header(l720_run *r, l720_err *err)
     add_sizes(h, r->model);
     cJSON_AddNumberToObject(h, "unigram_entropy", r->entropy);
     cJSON_AddNumberToObject(h, "flops_per_token", l720_model_flops_per_token(r->model));
+    add_device(h, r);
     int rc = l720_runlog_write(r->log, h, err);
     cJSON_Delete(h);
     return rc;
@@ -101,20 +109,20 @@ static int trace_batch(l720_run *r, l720_trace *tr, const int *routed, long t0, 
     for (int l = 0; l < c->n_layers; l++)
         if (c->ffn[l].kind != L720_FFN_DENSE) {
             int per;
-            if (!(ids[nr] = l720_model_routing(r->model, routed[nr], &per)))
-                return l720_err_set(err, L720_EFAIL, "trace: no routing for layer %d", l);
+            if (!(ids[nr] = r->be->routing(r, routed[nr], &per, err)))
+                return err->code;
             nr++;
         }
     return l720_trace_add(tr, t0, n, ids, err);
 }
 
-static cJSON *expert_stats(const l720_model *m)
+static cJSON *expert_stats(l720_run *r)
 {
     cJSON *a = cJSON_CreateArray();
-    const l720_model_cfg *c = l720_model_config(m);
+    const l720_model_cfg *c = l720_model_config(r->model);
     for (int l = 0; l < c->n_layers; l++) {
         double frac, kl;
-        if (l720_model_expert_stats(m, l, &frac, &kl) < 0)
+        if (r->be->expert_stats(r, l, &frac, &kl) < 0)
             continue;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "layer", l);
@@ -139,7 +147,7 @@ static int val_loss(l720_run *r, l720_trace *tr, const int *routed, double *loss
                 r->targets[b * T + t] = r->val[i + 1];
             }
         l720_forward_out out;
-        int rc = l720_model_forward(r->model, r->tokens, r->targets, nb, T, 0, &out, err);
+        int rc = r->be->forward(r, r->tokens, r->targets, nb, T, 0, &out, err);
         if (!rc && tr)
             rc = trace_batch(r, tr, routed, (long)w0 * T, (long)nb * T, err);
         if (rc)
@@ -157,7 +165,7 @@ int l720_run_eval(l720_run *r, l720_train_result *res, l720_err *err)
     int rc = 0;
     if (r->o->trace_path && r->meta.step == r->cfg->steps)
         rc = trace_open(r, &tr, routed, err);
-    l720_model_reset_expert_stats(r->model);
+    r->be->reset_stats(r);
     double vl = 0;
     if (!rc)
         rc = val_loss(r, tr, routed, &vl, err);
@@ -182,8 +190,9 @@ int l720_run_eval(l720_run *r, l720_train_result *res, l720_err *err)
     cJSON_AddNumberToObject(e, "tokens_per_second", tps);
     cJSON_AddNumberToObject(e, "wall_seconds", wall);
     cJSON_AddNumberToObject(e, "lr", r->lr);
-    cJSON_AddItemToObject(e, "expert_stats", expert_stats(r->model));
-    l720_model_reset_expert_stats(r->model);
+    cJSON_AddItemToObject(e, "expert_stats", expert_stats(r));
+    add_device(e, r);
+    r->be->reset_stats(r);
     rc = l720_runlog_write(r->log, e, err);
     if (!rc && r->o->on_eval)
         r->o->on_eval(r->o->ctx, e);
@@ -198,6 +207,9 @@ int l720_run_eval(l720_run *r, l720_train_result *res, l720_err *err)
 
 int l720_run_save(l720_run *r, l720_err *err)
 {
+    int rc = r->be->to_host ? r->be->to_host(r, err) : 0;
+    if (rc)
+        return rc;
     size_t nb = 0;
     float *buf = l720_model_buffers(r->model, &nb);
     l720_ckpt_arrays a = {l720_model_n_params(r->model), nb, l720_model_params(r->model),
@@ -206,7 +218,7 @@ int l720_run_save(l720_run *r, l720_err *err)
     r->meta.data = l720_loader_pos(r->loader);
     r->meta.wall_seconds = r->wall0 + (l720_run_now() - r->start);
     cJSON *cfg = l720_cfg_to_json(r->cfg);
-    int rc = l720_ckpt_save(r->ckpt_path, cfg, &r->meta, &a, err);
+    rc = l720_ckpt_save(r->ckpt_path, cfg, &r->meta, &a, err);
     cJSON_Delete(cfg);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "trainer/model.h"
 #include "trainer/optim.h"
 #include "trainer/train.h"
+#include "trainer/train_backend.h"
 #include "trainer/train_log.h"
 
 typedef struct l720_run {
@@ -20,6 +21,9 @@ typedef struct l720_run {
     l720_adamw *opt;
     l720_loader *loader;
     l720_runlog *log;
+    const l720_backend *be; /* where the steps run (train_backend.h) */
+    void *dev;              /* the backend's own state (cuda: the GPU model) */
+    char device_name[128];  /* "cpu", or the GPU's name */
     int32_t *val;       /* [n_val * T + 1] validation tokens */
     size_t n_val;       /* validation windows */
     int32_t *tokens;    /* [batch * T] */
