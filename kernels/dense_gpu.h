@@ -2,7 +2,8 @@
  * parameter layout as trainer/model.h with every FFN dense): bf16 weights and
  * activations into cuBLASLt products with fp32 accumulation, fp32 master
  * weights, gradients and optimiser state. C API over device pointers
- * (kernels, dense_kernels.cu) and a whole-model step (dense_model.cu).
+ * (kernels: dense_kernels.cu, dense_attn.cu); the whole model with any mix
+ * of FFN kinds is gpu_model.h.
  * bf16 buffers are uint16_t. stream is a cudaStream_t. All return 0 or an
  * l720_err. */
 #ifndef L720_DENSE_GPU_H
@@ -77,39 +78,17 @@ int l720_dense_adamw(float *p, uint16_t *pbf, float *m, float *v, const float *g
 int l720_dense_to_bf16(uint16_t *out, const float *in, size_t n, void *stream, l720_err *err);
 int l720_dense_embed_fwd(float *out, const int32_t *tok, const float *embed, int N, int C,
                          void *stream, l720_err *err);
-/* dembed[V, C] += rows of dout (atomic adds: order not fixed). */
-int l720_dense_embed_bwd(float *dembed, const float *dout, const int32_t *tok, int N, int C,
+/* Embedding gradient without atomics. Host side: positions of tok [N]
+ * (values < V) grouped by token, stable (counting sort): order [N], the runs
+ * run_tok [n_runs] (ascending token ids) starting at run_start [n_runs + 1];
+ * count [V] scratch. Returns n_runs. Device side: row run_tok[r] of dembed
+ * [V, C] = the sum of the dout [N, C] rows at its positions, in position
+ * order (overwritten; rows of absent tokens are not touched). */
+int l720_dense_embed_order(const int32_t *tok, int N, int V, int32_t *order, int32_t *run_start,
+                           int32_t *run_tok, int32_t *count);
+int l720_dense_embed_bwd(float *dembed, const float *dout, const int32_t *order,
+                         const int32_t *run_start, const int32_t *run_tok, int n_runs, int C,
                          void *stream, l720_err *err);
-
-/* ---- whole model (dense_model.cu) ---- */
-typedef struct l720_dense_cfg {
-    int vocab, d_model, n_layers, n_heads, seq_len, ffn_hidden;
-    float rope_theta;
-} l720_dense_cfg;
-
-typedef struct l720_dense_model l720_dense_model;
-
-/* Parameters in trainer/model.c's order for an all-dense model. */
-size_t l720_dense_n_params(const l720_dense_cfg *c);
-l720_dense_model *l720_dense_new(const l720_dense_cfg *c, int B, l720_err *err);
-void l720_dense_free(l720_dense_model *m);
-/* Host <-> device: params (fp32 master, also refreshes the bf16 copy), grads. */
-int l720_dense_set_params(l720_dense_model *m, const float *host, l720_err *err);
-int l720_dense_get_params(l720_dense_model *m, float *host, l720_err *err);
-int l720_dense_get_grads(l720_dense_model *m, float *host, l720_err *err);
-/* One forward + backward on host tokens/targets [B*T] (T = seq_len):
- * *loss = mean cross-entropy over targets >= 0; grads overwritten. */
-int l720_dense_fwd_bwd(l720_dense_model *m, const int32_t *tokens, const int32_t *targets,
-                       double *loss, l720_err *err);
-/* The same with tokens/targets already on the device, loss left on the
- * device (no host synchronisation): for timing. */
-int l720_dense_fwd_bwd_dev(l720_dense_model *m, l720_err *err);
-int32_t *l720_dense_dev_tokens(l720_dense_model *m);  /* [B*T] */
-int32_t *l720_dense_dev_targets(l720_dense_model *m); /* [B*T] */
-/* AdamW step t (1-based) on all parameters (norms without decay). */
-int l720_dense_adamw_step(l720_dense_model *m, long t, double lr, double b1, double b2,
-                          double eps, double wd, l720_err *err);
-void *l720_dense_stream(l720_dense_model *m);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 /* dense_kernels.cu: the pointwise and row kernels of the dense model (see
  * dense_gpu.h). One thread, warp or block per output element or row, fixed
- * summation orders (no atomics except the embedding gradient). */
+ * summation orders, no atomics. */
 #include <math.h>
 
 #include "kernels/dense_gpu.h"
@@ -375,13 +375,19 @@ __global__ void k_embed_fwd(float *out, const int32_t *tok, const float *embed, 
     out[i] = embed[(long)tok[n] * C + i % C];
 }
 
-__global__ void k_embed_bwd(float *dembed, const float *dout, const int32_t *tok, long N, int C)
+/* One block per vocabulary row that occurs: its gradient row is the sum of
+ * the rows of dout at its positions, in position order (one writer). */
+__global__ void k_embed_bwd(float *dembed, const float *dout, const int32_t *order,
+                            const int32_t *run_start, const int32_t *run_tok, int C)
 {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= N * C)
-        return;
-    long n = i / C;
-    atomicAdd(dembed + (long)tok[n] * C + i % C, dout[i]);
+    int r = blockIdx.x, i0 = run_start[r], i1 = run_start[r + 1];
+    float *row = dembed + (long)run_tok[r] * C; /* [C] */
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float s = 0.0f;
+        for (int i = i0; i < i1; i++)
+            s += dout[(long)order[i] * C + c];
+        row[c] = s;
+    }
 }
 
 extern "C" int l720_dense_embed_fwd(float *out, const int32_t *tok, const float *embed, int N,
@@ -394,12 +400,37 @@ extern "C" int l720_dense_embed_fwd(float *out, const int32_t *tok, const float 
     return L720_OK;
 }
 
-extern "C" int l720_dense_embed_bwd(float *dembed, const float *dout, const int32_t *tok, int N,
+extern "C" int l720_dense_embed_order(const int32_t *tok, int N, int V, int32_t *order,
+                                      int32_t *run_start, int32_t *run_tok, int32_t *count)
+{
+    for (int v = 0; v < V; v++)
+        count[v] = 0;
+    for (int i = 0; i < N; i++)
+        count[tok[i]]++;
+    int nr = 0, pos = 0;
+    for (int v = 0; v < V; v++) {
+        if (!count[v])
+            continue;
+        run_tok[nr] = v;
+        run_start[nr++] = pos;
+        int c = count[v];
+        count[v] = pos; /* from here: the next free slot of token v */
+        pos += c;
+    }
+    run_start[nr] = pos;
+    for (int i = 0; i < N; i++)
+        order[count[tok[i]]++] = i;
+    return nr;
+}
+
+extern "C" int l720_dense_embed_bwd(float *dembed, const float *dout, const int32_t *order,
+                                    const int32_t *run_start, const int32_t *run_tok, int n_runs,
                                     int C, void *stream, l720_err *err)
 {
-    long n = (long)N * C;
-    k_embed_bwd<<<(unsigned)((n + 255) / 256), 256, 0, (cudaStream_t)stream>>>(dembed, dout, tok,
-                                                                                N, C);
+    if (n_runs < 1)
+        return L720_OK;
+    k_embed_bwd<<<n_runs, 256, 0, (cudaStream_t)stream>>>(dembed, dout, order, run_start, run_tok,
+                                                           C);
     GPU_LAUNCHED();
     return L720_OK;
 }

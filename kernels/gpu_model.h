@@ -39,7 +39,9 @@ size_t l720_gpu_model_bytes(const l720_model_cfg *cfg, int max_batch);
  * ts [nt]: the CPU model's tensor table for cfg (l720_model_tensors), which
  * fixes the layout (kernels/ does not link the CPU model). A model that does
  * not fit is refused before anything is allocated: code 2, "needs X bytes,
- * Y free". cfg must have passed l720_model_cfg_check. */
+ * Y free". cfg must have passed l720_model_cfg_check. ts NULL: the layout
+ * documented in trainer/model.c, unchecked (for programs that do not link
+ * the CPU model, such as the benchmarks). */
 l720_gpu_model *l720_gpu_model_new(const l720_model_cfg *cfg, const l720_tensor *ts, int nt,
                                    int max_batch, l720_err *err);
 void l720_gpu_model_free(l720_gpu_model *m);
@@ -78,6 +80,14 @@ int l720_gpu_model_adamw_step(l720_gpu_model *m, const l720_adamw_hp *hp, double
  * dense layer. */
 int l720_gpu_model_routing(l720_gpu_model *m, int layer, int32_t *ids, int *per_token,
                            l720_err *err);
+
+/* Checks: fills the gradients and every activation and scratch buffer with
+ * NaN (parameters, moments and buffers are kept), so that a check sees any
+ * value a pass fails to write. The next backward rewrites all gradients. */
+int l720_gpu_model_poison(l720_gpu_model *m, l720_err *err);
+
+/* The cudaStream_t the model works on (for timing with events). */
+void *l720_gpu_model_stream(l720_gpu_model *m);
 
 #ifdef __cplusplus
 }

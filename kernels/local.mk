@@ -1,13 +1,17 @@
 # kernels/: the GPU kernels (libkernels.a), built only with CUDA: the PEER
-# layer (peer*.cu, C API in peer_gpu.h), cuBLASLt products (gemm.cu) and the
-# device check behind `--device cuda` (gpu_device.cu).
+# layer (peer*.cu, C API in peer_gpu.h), the dense kernels (dense_*.cu), the
+# whole model with any mix of FFN kinds (gpu_model*.cu, gpu_model.h),
+# cuBLASLt products (gemm.cu) and the device check behind `--device cuda`
+# (gpu_device.cu).
 if HAVE_CUDA
 noinst_LIBRARIES += libkernels.a
 libkernels_a_SOURCES = \
 	kernels/peer_gpu.h kernels/peer.cu kernels/peer_kernels.cuh kernels/peer_topk.cuh \
 	kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu \
 	kernels/gemm.h kernels/gemm.cu kernels/gpu_util.cuh kernels/gpu_device.h kernels/gpu_device.cu \
-	kernels/dense_gpu.h kernels/dense_kernels.cu kernels/dense_attn.cu kernels/dense_model.cu
+	kernels/dense_gpu.h kernels/dense_kernels.cu kernels/dense_attn.cu \
+	kernels/gpu_model.h kernels/gpu_model_impl.cuh kernels/gpu_model.cu kernels/gpu_model_pass.cu \
+	kernels/gpu_model_optim.cu kernels/moe_gpu.h kernels/moe_gpu_stub.cu
 L720_LIBS += libkernels.a
 
 # GPU checks: a visible skip when no GPU answers.
@@ -21,6 +25,11 @@ TESTS += tests/test_gpu_dense
 tests_test_gpu_dense_SOURCES = tests/test_gpu_dense.cu tests/gpu/host_bf16.h
 tests_test_gpu_dense_LDADD = $(L720_LDADD) -lstdc++
 
+check_PROGRAMS += tests/test_gpu_model
+TESTS += tests/test_gpu_model
+tests_test_gpu_model_SOURCES = tests/test_gpu_model.cu tests/gpu/host_bf16.h
+tests_test_gpu_model_LDADD = $(L720_LDADD) -lstdc++
+
 EXTRA_PROGRAMS += bench/bench_dense
 bench_bench_dense_SOURCES = bench/bench_dense.cu
 bench_bench_dense_LDADD = $(L720_LDADD) -lstdc++
@@ -31,4 +40,4 @@ bench_bench_peer_LDADD = $(L720_LDADD) -lstdc++
 else
 TESTS += tests/test_gpu_nocuda.sh
 endif
-EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh tests/gpu/dense_run.sh bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_torch.py
+EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh tests/gpu/dense_run.sh tests/gpu/model_run.sh bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_torch.py

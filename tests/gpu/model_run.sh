@@ -1,0 +1,43 @@
+#!/bin/sh
+# tests/gpu/model_run.sh: on a machine with a GPU and the CUDA toolkit (no
+# configure, no GSL/cJSON/Lua needed): builds the whole GPU model
+# (kernels/gpu_model*.cu with the dense, PEER and MoE layers), its checks
+# against the CPU model (tests/test_gpu_model, tests/test_gpu_dense) and the
+# dense benchmark with nvcc/gcc, runs the checks (tables last) and, with
+# BENCH=1, the benchmark (BENCH_B: batch sizes, default 8).
+# Run from the source root: sh tests/gpu/model_run.sh [seed]
+set -e
+B=${BUILD:-_build-gpu}
+mkdir -p "$B"
+NV="nvcc -std=c++17 -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror,-fopenmp -I. -Icommon"
+MOE=kernels/moe_gpu_stub.cu
+[ -f kernels/moe_gpu.cu ] && MOE=kernels/moe_gpu.cu
+K="kernels/gpu_model.cu kernels/gpu_model_pass.cu kernels/gpu_model_optim.cu
+ kernels/dense_kernels.cu kernels/dense_attn.cu kernels/gemm.cu kernels/peer.cu
+ kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu $MOE"
+CPU="trainer/model.c trainer/model_pass.c trainer/matmul.c trainer/rmsnorm.c trainer/rope.c
+ trainer/attention.c trainer/swiglu.c trainer/crossentropy.c trainer/moe.c trainer/peer.c
+ trainer/trng.c trainer/optim.c common/err.c"
+for f in $CPU; do
+    gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -I. -Icommon -Itrainer -c "$f" \
+        -o "$B/$(basename "$f" .c).o"
+done
+OBJS=$(for f in $CPU; do printf '%s ' "$B/$(basename "$f" .c).o"; done)
+KO=""
+for f in $K; do
+    o="$B/k_$(basename "$f" .cu).o"
+    rm -f "$o"
+    $NV -c "$f" -o "$o" &
+    KO="$KO $o"
+done
+wait
+$NV -o "$B/test_gpu_model" tests/test_gpu_model.cu $KO $OBJS -lcublasLt -lgomp -lm
+$NV -o "$B/test_gpu_dense" tests/test_gpu_dense.cu $KO $OBJS -lcublasLt -lgomp -lm
+$NV -o "$B/bench_dense" bench/bench_dense.cu $KO $B/err.o -lcublasLt -lgomp
+st=0
+"$B/test_gpu_dense" "$@" || st=1
+"$B/test_gpu_model" "$@" || st=1
+if [ "${BENCH:-0}" = 1 ]; then
+    for b in ${BENCH_B:-8}; do "$B/bench_dense" "$b" 10; done
+fi
+exit $st

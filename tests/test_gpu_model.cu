@@ -1,0 +1,435 @@
+/* test_gpu_model.cu: the whole GPU model (kernels/gpu_model.h) with a mix of
+ * FFN kinds against the CPU model (trainer/model.h, trainer/optim.h), TAP.
+ * Without a GPU it prints a visible skip. Model: vocab 256, d 256 (the GPU
+ * PEER layer needs a multiple of 256), 4 heads, 4 layers [dense, MoE E=4,
+ * PEER n=16 h=2 k=4, dense], seq 64, batch 4. Parameters from the CPU
+ * model's initialisation rounded to bf16, so that both sides multiply the
+ * same weights and only the bf16 activations differ. Checks:
+ *   a) one training step from the same parameters, GPU outputs poisoned
+ *      first: loss, aux_loss, BatchNorm running statistics, the gradient
+ *      norm and every gradient tensor; error ||gpu - cpu|| / ||cpu|| over the
+ *      tensor (L2), tolerance 1e-2 (bf16 activations);
+ *   b) 10 AdamW steps (same batch, clip 1.0): |loss_gpu / loss_cpu - 1|
+ *      <= 1e-2 at every step;
+ *   c) a rerun of the 10 steps: bitwise-identical losses and parameters; 5
+ *      steps, get_state, a new model, set_state, 5 more: bitwise the same
+ *      parameters, moments and buffers as 10 straight;
+ *   d) evaluation forward (training 0, running statistics, dropless) against
+ *      the CPU, at full and at shorter T and smaller B;
+ *   e) an absurd model is refused with "needs X bytes ... free".
+ * When this build has no GPU Switch-MoE layer (the model refuses MoE with
+ * code 2), the MoE layer is replaced by a dense one and the MoE rows say so.
+ * Table of checks last. Seed: argv[1] (default: time, printed). */
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "kernels/gpu_model.h"
+#include "tests/gpu/host_bf16.h"
+extern "C" {
+#include "trainer/model.h"
+#include "trainer/optim.h"
+}
+
+using std::vector;
+typedef vector<float> vf;
+
+static int tap_n, tap_failed;
+static vector<std::string> table;
+static l720_err err;
+
+static void check(const char *name, double e, double tol, const char *note = "")
+{
+    bool pass = e <= tol; /* NaN fails */
+    printf("%s %d - %s: %.3g (tolerance %.1e)%s\n", pass ? "ok" : "not ok", ++tap_n, name, e, tol,
+           note);
+    fflush(stdout);
+    tap_failed += !pass;
+    char buf[200];
+    snprintf(buf, sizeof buf, "%-44s %10.3g %9.1e %s", name, e, tol, pass ? "ok" : "FAIL");
+    table.push_back(buf);
+}
+
+static void skip(const char *name, const char *why)
+{
+    printf("ok %d - %s # SKIP %s\n", ++tap_n, name, why);
+    char buf[200];
+    snprintf(buf, sizeof buf, "%-44s %10s %9s SKIP (%s)", name, "-", "-", why);
+    table.push_back(buf);
+}
+
+#define OKR(call)                                                                                  \
+    do {                                                                                           \
+        if ((call) != 0) {                                                                         \
+            printf("Bail out! %s:%d: %s\n", __FILE__, __LINE__, err.msg);                          \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static double relerr(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+static double rel(double a, double b) { return fabs(a - b) / (fabs(b) > 0 ? fabs(b) : 1); }
+
+static const int B = 4, T = 64, STEPS = 10;
+static const l720_adamw_hp HP = {1e-3, 0.9, 0.95, 1e-8, 0.1};
+static const double CLIP = 1.0;
+
+static l720_model_cfg mixed_cfg(int with_moe)
+{
+    l720_model_cfg c;
+    memset(&c, 0, sizeof c);
+    c.vocab = 256;
+    c.d_model = 256;
+    c.n_layers = 4;
+    c.n_heads = 4;
+    c.seq_len = T;
+    c.ffn[1].kind = with_moe ? L720_FFN_MOE : L720_FFN_DENSE;
+    c.ffn[1].n_experts = with_moe ? 4 : 0;
+    c.ffn[2].kind = L720_FFN_PEER;
+    c.ffn[2].n_experts = 16 * 16;
+    c.ffn[2].heads = 2;
+    c.ffn[2].topk = 4;
+    return c;
+}
+
+struct cpu_side {
+    l720_model *m;
+    l720_adamw *o;
+    const l720_tensor *ts;
+    int nt;
+    vector<const uint8_t *> touched;
+};
+
+static cpu_side cpu_new(l720_model_cfg *c, uint64_t seed)
+{
+    cpu_side s;
+    OKR(l720_model_cfg_check(c, &err));
+    s.m = l720_model_new(c, B, seed, &err);
+    if (!s.m) {
+        printf("Bail out! %s\n", err.msg);
+        exit(1);
+    }
+    s.ts = l720_model_tensors(s.m, &s.nt);
+    s.o = l720_adamw_new(l720_model_n_params(s.m), &err);
+    float *P = l720_model_params(s.m);
+    for (size_t i = 0; i < l720_model_n_params(s.m); i++)
+        P[i] = h_bf2f(h_f2bf(P[i]));
+    return s;
+}
+
+static void cpu_touched(cpu_side *s)
+{
+    s->touched.resize(s->nt);
+    for (int t = 0; t < s->nt; t++)
+        s->touched[t] = l720_model_touched(s->m, t);
+}
+
+/* One CPU training step; returns the forward's output. */
+static l720_forward_out cpu_step(cpu_side *s, const int32_t *tok, const int32_t *tg)
+{
+    l720_forward_out fo;
+    l720_model_zero_grad(s->m);
+    OKR(l720_model_forward(s->m, tok, tg, B, T, 1, &fo, &err));
+    l720_model_backward(s->m);
+    cpu_touched(s);
+    double norm = l720_grad_norm(l720_model_grads(s->m), s->ts, s->nt, s->touched.data());
+    double scale = norm > CLIP ? CLIP / norm : 1.0;
+    l720_adamw_step(s->o, l720_model_params(s->m), l720_model_grads(s->m), s->ts, s->nt,
+                    s->touched.data(), &HP, scale);
+    return fo;
+}
+
+static l720_gpu_model *gpu_from(const l720_model_cfg *c, const cpu_side *s, const float *params,
+                                const float *bufs, const float *ma, const float *va,
+                                uint64_t step)
+{
+    l720_gpu_model *g = l720_gpu_model_new(c, s->ts, s->nt, B, &err);
+    if (!g) {
+        printf("Bail out! %s\n", err.msg);
+        exit(1);
+    }
+    OKR(l720_gpu_model_set_state(g, params, bufs, ma, va, step, &err));
+    return g;
+}
+
+static l720_forward_out gpu_step(l720_gpu_model *g, const int32_t *tok, const int32_t *tg)
+{
+    l720_forward_out fo;
+    double norm;
+    OKR(l720_gpu_model_forward(g, tok, tg, B, T, 1, &fo, &err));
+    OKR(l720_gpu_model_backward(g, &err));
+    OKR(l720_gpu_model_grad_norm(g, &norm, &err));
+    OKR(l720_gpu_model_adamw_step(g, &HP, norm > CLIP ? CLIP / norm : 1.0, &err));
+    return fo;
+}
+
+struct gpu_state {
+    vf p, b, m, v;
+};
+
+static gpu_state get_state(l720_gpu_model *g, size_t np, size_t nb)
+{
+    gpu_state s;
+    s.p.resize(np);
+    s.m.resize(np);
+    s.v.resize(np);
+    s.b.resize(nb ? nb : 1);
+    OKR(l720_gpu_model_get_state(g, s.p.data(), s.b.data(), s.m.data(), s.v.data(), &err));
+    return s;
+}
+static bool same(const vf &a, const vf &b)
+{
+    return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+static void test_oom(void)
+{
+    l720_model_cfg c;
+    memset(&c, 0, sizeof c);
+    c.vocab = 50257;
+    c.d_model = 8192;
+    c.n_layers = 64;
+    c.n_heads = 64;
+    c.seq_len = 1024;
+    c.ffn[10].kind = L720_FFN_PEER;
+    c.ffn[10].n_experts = 1024 * 1024;
+    c.ffn[10].heads = 8;
+    c.ffn[10].topk = 16;
+    OKR(l720_model_cfg_check(&c, &err));
+    size_t need = l720_gpu_model_bytes(&c, 8), fr = 0, tot = 0;
+    cudaMemGetInfo(&fr, &tot);
+    printf("# absurd model: l720_gpu_model_bytes %zu (%.1f GiB), free %zu\n", need,
+           need / 1073741824.0, fr);
+    l720_err e2;
+    memset(&e2, 0, sizeof e2);
+    l720_gpu_model *g = l720_gpu_model_new(&c, NULL, 0, 8, &e2);
+    size_t fr2 = 0;
+    cudaMemGetInfo(&fr2, &tot);
+    printf("# refusal: %s\n", e2.msg);
+    bool ok = !g && e2.code == 2 && strstr(e2.msg, "needs") && strstr(e2.msg, "free");
+    check("e) absurd model refused (code 2, needs/free)", ok ? 0.0 : 1.0, 0.0);
+    check("e) nothing allocated by the refusal (bytes)", fabs((double)fr2 - (double)fr), 0.0);
+    l720_gpu_model_free(g);
+}
+
+int main(int argc, char **argv)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
+        printf("1..0 # SKIP no GPU\n");
+        return 0;
+    }
+    uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
+    printf("# seed %llu\n", (unsigned long long)seed);
+    uint64_t rs = seed * 2654435761u + 88172645463325252ull;
+    auto urand = [&rs]() {
+        rs ^= rs << 13;
+        rs ^= rs >> 7;
+        rs ^= rs << 17;
+        return (double)(rs >> 11) / 9007199254740992.0;
+    };
+
+    /* the MoE layer when this build has it */
+    l720_model_cfg cfg = mixed_cfg(1);
+    cpu_side cs = cpu_new(&cfg, seed);
+    int with_moe = 1;
+    {
+        l720_gpu_model *g = l720_gpu_model_new(&cfg, cs.ts, cs.nt, B, &err);
+        if (!g && err.code == 2) {
+            printf("# MoE refused: %s\n# the MoE layer becomes dense\n", err.msg);
+            with_moe = 0;
+            l720_adamw_free(cs.o);
+            l720_model_free(cs.m);
+            cfg = mixed_cfg(0);
+            cs = cpu_new(&cfg, seed);
+        } else if (!g) {
+            printf("Bail out! %s\n", err.msg);
+            return 1;
+        }
+        l720_gpu_model_free(g);
+    }
+    size_t np = l720_model_n_params(cs.m), nb = 0;
+    float *cbuf = l720_model_buffers(cs.m, &nb);
+    const vf p0(l720_model_params(cs.m), l720_model_params(cs.m) + np), b0(cbuf, cbuf + nb);
+    int N = B * T;
+    vector<int32_t> tok(N), tg(N);
+    for (int i = 0; i < N; i++)
+        tok[i] = (int)(urand() * cfg.vocab);
+    for (int i = 0; i < N; i++) /* next-token targets, a few ignored */
+        tg[i] = i % 37 == 11 ? -1 : (i + 1 < N ? tok[i + 1] : tok[0]);
+
+    /* a) one training step */
+    l720_gpu_model *g = gpu_from(&cfg, &cs, p0.data(), b0.data(), NULL, NULL, 0);
+    OKR(l720_gpu_model_poison(g, &err));
+    l720_forward_out cf, gf;
+    l720_model_zero_grad(cs.m);
+    OKR(l720_model_forward(cs.m, tok.data(), tg.data(), B, T, 1, &cf, &err));
+    l720_model_backward(cs.m);
+    cpu_touched(&cs);
+    OKR(l720_gpu_model_forward(g, tok.data(), tg.data(), B, T, 1, &gf, &err));
+    OKR(l720_gpu_model_backward(g, &err));
+    printf("# loss cpu %.6f gpu %.6f; aux cpu %.6g gpu %.6g\n", cf.loss, gf.loss, cf.aux_loss,
+           gf.aux_loss);
+    check("a) loss", rel(gf.loss, cf.loss), 1e-2);
+    if (with_moe)
+        check("a) aux_loss (MoE balance + z-loss)", rel(gf.aux_loss, cf.aux_loss), 1e-2);
+    else
+        skip("a) aux_loss (MoE balance + z-loss)", "no GPU MoE in this build");
+    vf gg(np), gb(nb ? nb : 1);
+    OKR(l720_gpu_model_get_grads(g, gg.data(), &err));
+    OKR(l720_gpu_model_get_state(g, NULL, gb.data(), NULL, NULL, &err));
+    const float *G = l720_model_grads(cs.m);
+    double worst = 0, worst_peer = 0, worst_moe = 0;
+    for (int t = 0; t < cs.nt; t++) {
+        size_t o = cs.ts[t].offset, n = cs.ts[t].rows * cs.ts[t].cols;
+        double e = relerr(gg.data() + o, G + o, n);
+        printf("# grad %-24s rel. error %.3g\n", cs.ts[t].name, e);
+        double *w = strstr(cs.ts[t].name, ".peer.") ? &worst_peer
+                    : strstr(cs.ts[t].name, ".moe.") ? &worst_moe : &worst;
+        *w = e > *w || e != e ? e : *w;
+        if (cs.ts[t].sparse_rows) { /* rows no token touched: exactly 0 on the GPU */
+            size_t bad = 0, rows = cs.ts[t].rows, cols = cs.ts[t].cols, diff = 0;
+            for (size_t r = 0; r < rows; r++) {
+                bool zero = true;
+                for (size_t c = 0; c < cols; c++)
+                    zero = zero && gg[o + r * cols + c] == 0.0f;
+                bad += !cs.touched[t][r] && !zero;
+                diff += (bool)cs.touched[t][r] == zero;
+            }
+            printf("# %s: %zu rows touched on one side only\n", cs.ts[t].name, diff);
+            if (!strstr(cs.ts[t].name, "peer.v"))
+                check("a) PEER u: untouched rows are 0", (double)bad, 0.0);
+        }
+    }
+    check("a) worst dense/attention gradient tensor", worst, 1e-2);
+    check("a) worst PEER gradient tensor", worst_peer, 1e-2);
+    if (with_moe)
+        check("a) worst MoE gradient tensor", worst_moe, 1e-2);
+    else
+        skip("a) worst MoE gradient tensor", "no GPU MoE in this build");
+    if (nb)
+        check("a) BatchNorm running statistics", relerr(gb.data(), cbuf, nb), 1e-2);
+    double cn = l720_grad_norm(G, cs.ts, cs.nt, cs.touched.data()), gn = 0;
+    OKR(l720_gpu_model_grad_norm(g, &gn, &err));
+    printf("# grad norm cpu %.6g gpu %.6g\n", cn, gn);
+    check("a) gradient norm (untouched rows skipped)", rel(gn, cn), 1e-2);
+
+    /* lazy rows: one AdamW step from zero moments moves exactly the touched
+     * rows of u and v; the others keep parameters and moments bitwise */
+    {
+        OKR(l720_gpu_model_adamw_step(g, &HP, gn > CLIP ? CLIP / gn : 1.0, &err));
+        gpu_state st;
+        st.p.resize(np);
+        st.m.resize(np);
+        st.v.resize(np);
+        st.b.resize(nb ? nb : 1);
+        OKR(l720_gpu_model_get_state(g, st.p.data(), st.b.data(), st.m.data(), st.v.data(), &err));
+        size_t wrong = 0, n_touched = 0, n_rows = 0;
+        for (int t = 0; t < cs.nt; t++) {
+            if (!cs.ts[t].sparse_rows)
+                continue;
+            size_t o = cs.ts[t].offset, cols = cs.ts[t].cols;
+            for (size_t r = 0; r < cs.ts[t].rows; r++) {
+                const size_t a = o + r * cols;
+                bool touched = false, moved = false, zero_m = true;
+                for (size_t c = 0; c < cols; c++) {
+                    touched = touched || gg[a + c] != 0.0f;
+                    moved = moved || memcmp(&st.p[a + c], &p0[a + c], 4) != 0;
+                    zero_m = zero_m && st.m[a + c] == 0.0f && st.v[a + c] == 0.0f;
+                }
+                n_rows++;
+                n_touched += touched;
+                wrong += touched ? !moved || zero_m : moved || !zero_m;
+            }
+        }
+        printf("# lazy rows: %zu of %zu u/v rows touched\n", n_touched, n_rows);
+        check("a) lazy AdamW: only touched u/v rows move", (double)wrong, 0.0);
+    }
+
+    /* d) evaluation forward after that training forward (running statistics
+     * updated on both sides) */
+    {
+        l720_forward_out ce, ge;
+        OKR(l720_model_forward(cs.m, tok.data(), tg.data(), B, T, 0, &ce, &err));
+        OKR(l720_gpu_model_forward(g, tok.data(), tg.data(), B, T, 0, &ge, &err));
+        printf("# eval loss cpu %.6f gpu %.6f\n", ce.loss, ge.loss);
+        check("d) eval loss, B 4, T 64", rel(ge.loss, ce.loss), 1e-2);
+        OKR(l720_model_forward(cs.m, tok.data(), tg.data(), 3, 40, 0, &ce, &err));
+        OKR(l720_gpu_model_forward(g, tok.data(), tg.data(), 3, 40, 0, &ge, &err));
+        check("d) eval loss, B 3, T 40", rel(ge.loss, ce.loss), 1e-2);
+    }
+    l720_gpu_model_free(g);
+
+    /* b) 10 AdamW steps from the same start on both sides */
+    memcpy(l720_model_params(cs.m), p0.data(), np * sizeof(float));
+    memcpy(cbuf, b0.data(), nb * sizeof(float));
+    g = gpu_from(&cfg, &cs, p0.data(), b0.data(), NULL, NULL, 0);
+    vector<double> gl(STEPS);
+    double worst_step = 0;
+    gpu_state half;
+    for (int s = 0; s < STEPS; s++) {
+        l720_forward_out c1 = cpu_step(&cs, tok.data(), tg.data());
+        l720_forward_out g1 = gpu_step(g, tok.data(), tg.data());
+        gl[s] = g1.loss;
+        double e = rel(g1.loss, c1.loss);
+        printf("# step %d loss cpu %.6f gpu %.6f (aux %.5g %.5g)\n", s + 1, c1.loss, g1.loss,
+               c1.aux_loss, g1.aux_loss);
+        worst_step = e > worst_step || e != e ? e : worst_step;
+    }
+    check("b) 10 AdamW steps: worst |loss rel. error|", worst_step, 1e-2);
+    gpu_state full = get_state(g, np, nb);
+    l720_gpu_model_free(g);
+
+    /* c) rerun, and 5 + resume + 5 */
+    g = gpu_from(&cfg, &cs, p0.data(), b0.data(), NULL, NULL, 0);
+    bool same_loss = true;
+    for (int s = 0; s < STEPS; s++) {
+        l720_forward_out g1 = gpu_step(g, tok.data(), tg.data());
+        same_loss = same_loss && memcmp(&g1.loss, &gl[s], sizeof(double)) == 0;
+        if (s == STEPS / 2 - 1)
+            half = get_state(g, np, nb);
+    }
+    gpu_state again = get_state(g, np, nb);
+    l720_gpu_model_free(g);
+    check("c) rerun: losses bitwise equal", same_loss ? 0.0 : 1.0, 0.0);
+    check("c) rerun: params, moments, buffers bitwise",
+          same(again.p, full.p) && same(again.m, full.m) && same(again.v, full.v) &&
+                  same(again.b, full.b) ? 0.0 : 1.0, 0.0);
+    g = gpu_from(&cfg, &cs, half.p.data(), half.b.data(), half.m.data(), half.v.data(),
+                 STEPS / 2);
+    bool same_tail = true;
+    for (int s = STEPS / 2; s < STEPS; s++) {
+        l720_forward_out g1 = gpu_step(g, tok.data(), tg.data());
+        same_tail = same_tail && memcmp(&g1.loss, &gl[s], sizeof(double)) == 0;
+    }
+    gpu_state resumed = get_state(g, np, nb);
+    l720_gpu_model_free(g);
+    check("c) resume 5+5: losses bitwise equal", same_tail ? 0.0 : 1.0, 0.0);
+    check("c) resume 5+5: params, moments, buffers bitwise",
+          same(resumed.p, full.p) && same(resumed.m, full.m) && same(resumed.v, full.v) &&
+                  same(resumed.b, full.b) ? 0.0 : 1.0, 0.0);
+    l720_adamw_free(cs.o);
+    l720_model_free(cs.m);
+
+    test_oom();
+
+    printf("1..%d\n", tap_n);
+    printf("# %-44s %10s %9s\n", "check", "value", "tolerance");
+    for (auto &r : table)
+        printf("# %s\n", r.c_str());
+    return tap_failed ? 1 : 0;
+}
