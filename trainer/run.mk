@@ -11,8 +11,10 @@ libtrainrun_a_SOURCES = \
 	trainer/train_backend.h trainer/train_step_cpu.c \
 	trainer/train.c trainer/train.h trainer/train_state.h trainer/train_eval.c
 # The cuda backend calls kernels/ (after trainer in the link order): CUDA builds only.
+# The GPU model is C++: every program that links the driver needs its runtime.
 if HAVE_CUDA
 libtrainrun_a_SOURCES += trainer/train_step_cuda.c
+L720_EXTLIBS += -lstdc++
 else
 libtrainrun_a_SOURCES += trainer/train_device.c
 endif
