@@ -27,7 +27,9 @@ local size = sweep.size(o, {
              sim = {d_model = 2048, layers = 4, batch = 64, steps = 200,
                     ladder = {8, 64, 512, 1e4, 1e5, 1e6}},
              replay = {steps = 200, batch = 16, fractions = {0.1, 0.25, 0.5}}},
-  cuda = {d_model = 128, layers = 2, peer_n = 1024, peer_heads = 8, peer_topk = 16,
+  -- the GPU layers take d_model in multiples of 256 (PEER) and hidden sizes in
+  -- multiples of 16 (MoE)
+  cuda = {d_model = 256, layers = 2, peer_n = 512, peer_heads = 8, peer_topk = 16,
           moe_experts = {4, 16, 64, 256}, steps = 4000, batch = 32, seq_len = 256,
           sim = {d_model = 4096, layers = 8, batch = 256, steps = 500,
                  ladder = {8, 64, 512, 4096, 1e4, 1e5, 1e6}},
@@ -55,6 +57,7 @@ local function train(name, ffn, extra, expert_params, heads, topk, experts)
 end
 for _, E in ipairs(size.moe_experts) do
   local hidden = math.floor(P / (3 * d * E) + 0.5)
+  if o.device == "cuda" then hidden = 16 * math.max(1, math.floor(hidden / 16 + 0.5)) end
   train(string.format("moe%d", E), "moe:" .. E, {ffn_hidden = hidden}, 3 * d * hidden, 1, 1, E)
 end
 train(string.format("peer%d", n_peer), string.format("peer:%d:%d:%d", n_peer, size.peer_heads,

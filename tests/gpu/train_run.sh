@@ -37,11 +37,14 @@ row() { # check ffn result detail
 "
     [ "$3" = ok ] || [ "$3" = skip ] || fails=$((fails + 1))
 }
-run() { # name args...: llm720 train, its stderr in $W/name.err; returns the status
+# name rundir args...: llm720 train into $W/rundir, its stderr in $W/name.err; the status
+runo() {
     n=$1
-    shift
-    timeout 240 "$L" train "$@" --out "$W/$n" > "$W/$n.out" 2> "$W/$n.err"
+    o=$2
+    shift 2
+    timeout 240 "$L" train "$@" --out "$W/$o" > "$W/$n.out" 2> "$W/$n.err"
 }
+run() { runo "$1" "$@"; } # name args...: into $W/name
 # step train_loss val_loss of every evaluation
 losses() { grep '"type":"eval"' "$W/$1/log.jsonl" | sed 's/.*"step":\([^,]*\).*"train_loss":\([^,]*\),"val_loss":\([^,]*\).*/\1 \2 \3/'; }
 # largest relative difference of two loss files, step by step
@@ -104,12 +107,13 @@ done
 run nan $small --device cuda --debug-nan-step 7
 st=$?
 if [ $st = 1 ] && grep -q 'at step 7' "$W/nan.err" && [ -f "$W/nan/checkpoint.bin" ] &&
-    tail -1 "$W/nan/log.jsonl" | grep -q '"step":6,' && run nan --data "$D" --resume --stop-after 1; then
+    tail -1 "$W/nan/log.jsonl" | grep -q '"step":6,' && runo nan-res nan --data "$D" --resume \
+    --stop-after 1; then
     s=ok
 else
     s=FAIL
 fi
-row e dense "$s" "--debug-nan-step 7: status $st, $(err1 nan)"
+row e dense "$s" "--debug-nan-step 7: status $st, log ends at step 6, resumes; $(err1 nan)"
 
 run big --data "$D" --d-model 8192 --layers 64 --heads 64 --device cuda
 st=$?
@@ -125,10 +129,16 @@ printf '%s\n' "-----------------------------------------------------------------
 tps() { grep '"type":"eval"' "$W/$1/log.jsonl" | tail -1 | sed 's/.*"tokens_per_second":\([^,]*\).*/\1/'; }
 cs=${CPU_STEPS:-20}
 gs=${GPU_STEPS:-300}
-run speed-cpu --data "$D" --steps "$cs" --eval-every "$cs" --eval-tokens 4096 --device cpu
-run speed-gpu --data "$D" --steps "$gs" --eval-every "$gs" --eval-tokens 4096 --device cuda
-c=$(tps speed-cpu)
-g=$(tps speed-gpu)
+for dev in cpu gpu; do
+    [ $dev = cpu ] && k=$cs || k=$gs
+    run speed-$dev --data "$D" --steps "$k" --eval-every "$k" --eval-tokens 4096 \
+        --device "$([ $dev = cpu ] && echo cpu || echo cuda)" || {
+        echo "speed run on the $dev failed: $(err1 speed-$dev)"
+        fails=$((fails + 1))
+    }
+done
+c=$(tps speed-cpu 2> /dev/null)
+g=$(tps speed-gpu 2> /dev/null)
 echo "default size, dense: cpu ($(nproc) threads, $cs steps) $c tokens/s; gpu ($gs steps) $g tokens/s"
 awk -v c="$c" -v g="$g" 'BEGIN { if (c > 0) printf "gpu_over_cpu_ratio %.1f\n", g / c }'
 echo "gpu_train_tokens_per_second $g"
