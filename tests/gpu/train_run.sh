@@ -4,6 +4,9 @@
 # binary, its libraries, a prepared dataset). For each FFN kind of FFNS:
 #   a. 10 steps of a small model (d_model 256, 2 layers, 8 x 64 tokens) on the CPU and on the GPU: the training and
 #      validation losses of every step agree within 1%;
+#  a1. one step from the same state (the CPU run's checkpoint of step 9,
+#      step 10 on the GPU): the training loss of step 10 (one forward) and
+#      the validation loss after it agree within 1%;
 #   b. a second GPU run gives bitwise-identical losses;
 #   c. 5 GPU steps (--stop-after) and --resume to 10 = 10 straight, bit for bit;
 #   d. the GPU checkpoint at step 5 resumed on the CPU continues (within 2%
@@ -18,7 +21,8 @@
 # A table of the checks comes before the speed lines.
 # Run from the source root: sh tests/gpu/train_run.sh STAGE
 # Environment: FFNS (default "dense moe:4 peer:1024:2:8"), CPU_STEPS (20),
-# GPU_STEPS (300), WORK (scratch folder, default /tmp/l720-train-run).
+# GPU_STEPS (300), SPEED (0: no speed part), WORK (scratch folder, default
+# /tmp/l720-train-run).
 set -u
 ST=${1:?usage: sh tests/gpu/train_run.sh STAGE}
 L="$ST/llm720"
@@ -80,8 +84,19 @@ for ffn in ${FFNS:-dense moe:4 peer:1024:2:8}; do
     m=$(maxrel "$k-cpu" "$k-gpu")
     within "$m" 0.01 && s=ok || s=FAIL
     row a "$ffn" "$s" "cpu vs gpu, 10 steps: max relative loss difference $m"
-    losses "$k-cpu" | tail -1 | awk -v f="$ffn" '{ printf "# %s step 10: cpu train %s val %s\n", f, $2, $3 }'
-    losses "$k-gpu" | tail -1 | awk -v f="$ffn" '{ printf "# %s step 10: gpu train %s val %s\n", f, $2, $3 }'
+    paste -d' ' "$W/x1" "$W/x2" | awk -v f="$ffn" 'function r(a, b) { return (a > b ? a - b : b - a) / b }
+        { printf "# %s step %s: train cpu %.5f gpu %.5f (%.1e)  val cpu %.5f gpu %.5f (%.1e)\n",
+                 f, $1, $2, $5, r($5, $2), $3, $6, r($6, $3) }'
+
+    # one step from the same state: the CPU's checkpoint of step 9, step 10 on the GPU
+    run "$k-s9" $small --ffn "$ffn" --device cpu --stop-after 9 &&
+        run "$k-s9" --data "$D" --resume --device cuda
+    st=$?
+    m=$( (losses "$k-cpu" | tail -1; losses "$k-s9" | tail -1) | tr '\n' ' ' |
+        awk 'function a(x) { return x < 0 ? -x : x }
+             { printf "train %.1e val %.1e\n", a($5 - $2) / $2, a($6 - $3) / $3 }')
+    [ $st = 0 ] && within "$(echo "$m" | awk '{ print ($2 > $4 ? $2 : $4) }')" 0.01 && s=ok || s=FAIL
+    row a1 "$ffn" "$s" "step 10 from the cpu's state of step 9: relative difference $m (status $st)"
 
     run "$k-gpu2" $small --ffn "$ffn" --device cuda
     losses "$k-gpu" > "$W/l1"
@@ -129,6 +144,7 @@ printf '%s\n' "-----------------------------------------------------------------
 tps() { grep '"type":"eval"' "$W/$1/log.jsonl" | tail -1 | sed 's/.*"tokens_per_second":\([^,]*\).*/\1/'; }
 cs=${CPU_STEPS:-20}
 gs=${GPU_STEPS:-300}
+[ "${SPEED:-1}" = 1 ] || exit $((fails > 0))
 for dev in cpu gpu; do
     [ $dev = cpu ] && k=$cs || k=$gs
     run speed-$dev --data "$D" --steps "$k" --eval-every "$k" --eval-tokens 4096 \
