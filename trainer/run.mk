@@ -42,4 +42,5 @@ EXTRA_PROGRAMS += bench/bench_train
 bench_bench_train_LDADD = $(L720_LDADD)
 
 TESTS += tests/test_train_cli.sh
-EXTRA_DIST += tests/test_train_cli.sh
+EXTRA_DIST += tests/test_train_cli.sh tests/gpu/train_stage.sh tests/gpu/train_run.sh \
+	tests/gpu/cuda_sizes.sh bench/train_gpu_h100_log.txt
