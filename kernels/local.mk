@@ -10,8 +10,9 @@ libkernels_a_SOURCES = \
 	kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu \
 	kernels/gemm.h kernels/gemm.cu kernels/gpu_util.cuh kernels/gpu_device.h kernels/gpu_device.cu \
 	kernels/dense_gpu.h kernels/dense_kernels.cu kernels/dense_attn.cu \
+	kernels/moe_gpu.h kernels/moe_gpu.cu kernels/moe_kernels.cuh kernels/moe_kernels.cu \
 	kernels/gpu_model.h kernels/gpu_model_impl.cuh kernels/gpu_model.cu kernels/gpu_model_pass.cu \
-	kernels/gpu_model_optim.cu kernels/moe_gpu.h kernels/moe_gpu_stub.cu
+	kernels/gpu_model_optim.cu
 L720_LIBS += libkernels.a
 
 # GPU checks: a visible skip when no GPU answers.
