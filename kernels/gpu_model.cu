@@ -512,7 +512,6 @@ extern "C" int l720_gpu_model_forward(l720_gpu_model *m, const int32_t *tokens,
     m->training = training;
     m->have_targets = targets != NULL;
     m->n_targets = cnt;
-    m->backward_done = 0;
     m->n_runs_tok = l720_dense_embed_order(tokens, N, c->vocab, m->h_order.data(),
                                            m->h_run_start.data(), m->h_run_tok.data(),
                                            m->h_count.data());
