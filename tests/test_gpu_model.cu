@@ -17,13 +17,16 @@
  *      max(1e-2, 2 x floor) per tensor and for the routing; tensors whose
  *      floor is below 5e-3 are held to 1e-2;
  *   b) 10 AdamW steps (same batch, clip 1.0): |loss_gpu / loss_cpu - 1|
- *      <= 1e-2 at every step;
+ *      <= 1e-2 at every step, or twice the CPU floor when that is larger
+ *      (two perturbed CPU runs of the same steps: routing differences grow
+ *      along a trajectory);
  *   c) a rerun of the 10 steps: bitwise-identical losses and parameters; 5
  *      steps, get_state, a new model, set_state, 5 more: bitwise the same
  *      parameters, moments and buffers as 10 straight;
  *   d) evaluation forward (training 0, running statistics, dropless) against
  *      the CPU, at full and at shorter T and smaller B;
- *   e) an absurd model is refused with "needs X bytes ... free".
+ *   e) an absurd model is refused with "needs X bytes ... free", nothing
+ *      allocated; the memory a model takes is at most its plan.
  * Table of checks last. Seed: argv[1] (default: time, printed). */
 #include <cuda_runtime.h>
 
@@ -253,8 +256,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < N; i++) /* next-token targets, a few ignored */
         tg[i] = i % 37 == 11 ? -1 : (i + 1 < N ? tok[i + 1] : tok[0]);
 
-    /* a) one training step */
+    /* a) one training step; the memory plan against what the model takes */
+    size_t free0 = 0, free1 = 0, total = 0;
+    cudaMemGetInfo(&free0, &total);
     l720_gpu_model *g = gpu_from(&cfg, &cs, p0.data(), b0.data(), NULL, NULL, 0);
+    cudaMemGetInfo(&free1, &total);
+    size_t planned = l720_gpu_model_bytes(&cfg, B), used = free0 - free1;
+    printf("# memory: planned %zu bytes, the model took %zu\n", planned, used);
+    check("e) memory taken / l720_gpu_model_bytes", (double)used / (double)planned, 1.0);
     OKR(l720_gpu_model_poison(g, &err));
     l720_forward_out cf, gf;
     l720_model_zero_grad(cs.m);
@@ -267,14 +276,15 @@ int main(int argc, char **argv)
            gf.aux_loss);
     check("a) loss", rel(gf.loss, cf.loss), 1e-2);
     check("a) aux_loss (MoE balance + z-loss)", rel(gf.aux_loss, cf.aux_loss), 1e-2);
-    /* The CPU noise floor: the CPU model again with every RMSNorm gain
-     * multiplied by 1 + u, |u| <= 2^-8 (a bf16 rounding's size), so that its
-     * activations differ from the first CPU run's about as much as the GPU's
-     * bf16 activations do. A routed layer then picks a few different experts
-     * (near-ties) on the CPU too; the gradient tensors that those choices
-     * reach differ by more than 1e-2 between the two CPU runs. */
+    /* The CPU noise floor: the CPU model again, FLOOR_RUNS times, with every
+     * RMSNorm gain multiplied by 1 + u, |u| <= 2^-8 (a bf16 rounding's
+     * size), so that its activations differ from the first CPU run's about as
+     * much as the GPU's bf16 activations do. A routed layer then picks a few
+     * different experts (near-ties) on the CPU too, and the gradient tensors
+     * that those choices reach differ by more than 1e-2 between CPU runs.
+     * floor = the largest difference over the runs. */
     cpu_side c2 = cpu_new(&cfg, seed);
-    {
+    auto perturbed = [&]() {
         float *P2 = l720_model_params(c2.m);
         memcpy(P2, p0.data(), np * sizeof(float));
         size_t nb2 = 0;
@@ -283,49 +293,68 @@ int main(int argc, char **argv)
             if (strstr(c2.ts[t].name, "norm") && !strstr(c2.ts[t].name, "bn_"))
                 for (size_t q = 0; q < c2.ts[t].cols; q++)
                     P2[c2.ts[t].offset + q] *= (float)(1.0 + (2 * urand() - 1) / 256.0);
+        l720_adamw_free(c2.o);
+        c2.o = l720_adamw_new(np, &err);
+    };
+    /* fraction of the (token[, head]) expert sets of layer l that differ */
+    auto set_diff = [&](int l, const int32_t *a_ids, const int32_t *b_ids, int pt) {
+        int k = cfg.ffn[l].kind == L720_FFN_PEER ? cfg.ffn[l].topk : 1;
+        size_t diff = 0, sets = 0;
+        for (size_t i = 0; i < (size_t)N * pt; i += k, sets++) {
+            vector<int32_t> a(a_ids + i, a_ids + i + k), b(b_ids + i, b_ids + i + k);
+            std::sort(a.begin(), a.end());
+            std::sort(b.begin(), b.end());
+            diff += a != b;
+        }
+        return (double)diff / (double)sets;
+    };
+    const int FLOOR_RUNS = 8;
+    vector<double> floor_t(cs.nt, 0.0), floor_route(cfg.n_layers, 0.0);
+    const float *G = l720_model_grads(cs.m);
+    for (int r = 0; r < FLOOR_RUNS; r++) {
+        perturbed();
         l720_forward_out f2;
         l720_model_zero_grad(c2.m);
         OKR(l720_model_forward(c2.m, tok.data(), tg.data(), B, T, 1, &f2, &err));
         l720_model_backward(c2.m);
-        printf("# CPU noise floor: loss %.6f (rel. %.3g)\n", f2.loss, rel(f2.loss, cf.loss));
+        const float *G2 = l720_model_grads(c2.m);
+        for (int t = 0; t < cs.nt; t++) {
+            size_t o = cs.ts[t].offset, n = cs.ts[t].rows * cs.ts[t].cols;
+            floor_t[t] = std::max(floor_t[t], relerr(G2 + o, G + o, n));
+        }
+        for (int l = 0; l < cfg.n_layers; l++)
+            if (cfg.ffn[l].kind != L720_FFN_DENSE) {
+                int pt = 0;
+                const int32_t *cr = l720_model_routing(cs.m, l, &pt),
+                              *cr2 = l720_model_routing(c2.m, l, &pt);
+                floor_route[l] = std::max(floor_route[l], set_diff(l, cr2, cr, pt));
+            }
     }
-    /* routing: the GPU's choices (and the perturbed CPU's) against the CPU's */
+    /* routing: the GPU's choices against the CPU's */
     for (int l = 0; l < cfg.n_layers; l++) {
         if (cfg.ffn[l].kind == L720_FFN_DENSE)
             continue;
-        int pt = 0, cpt = 0;
-        const int32_t *cr = l720_model_routing(cs.m, l, &cpt), *cr2 = l720_model_routing(c2.m, l, &cpt);
-        vector<int32_t> gr((size_t)N * cpt);
+        int pt = 0;
+        const int32_t *cr = l720_model_routing(cs.m, l, &pt);
+        vector<int32_t> gr((size_t)N * pt);
         OKR(l720_gpu_model_routing(g, l, gr.data(), &pt, &err));
-        size_t diff = 0, diff2 = 0, sets = 0;
-        int k = cfg.ffn[l].kind == L720_FFN_PEER ? cfg.ffn[l].topk : 1;
-        for (size_t i = 0; i < (size_t)N * pt; i += k, sets++) {
-            vector<int32_t> a(gr.begin() + i, gr.begin() + i + k), b(cr + i, cr + i + k),
-                c(cr2 + i, cr2 + i + k);
-            std::sort(a.begin(), a.end());
-            std::sort(b.begin(), b.end());
-            std::sort(c.begin(), c.end());
-            diff += a != b;
-            diff2 += c != b;
-        }
-        printf("# layer %d routing: %zu of %zu expert sets differ from the CPU's (perturbed CPU: "
-               "%zu)\n", l, diff, sets, diff2);
+        double f = set_diff(l, gr.data(), cr, pt);
+        printf("# layer %d routing: %.4f of the expert sets differ from the CPU's (CPU floor "
+               "%.4f)\n", l, f, floor_route[l]);
         char name[80];
         snprintf(name, sizeof name, "a) layer %d %s routing: sets differing", l,
                  cfg.ffn[l].kind == L720_FFN_PEER ? "PEER" : "MoE");
-        double f = (double)diff / sets, f2 = (double)diff2 / sets;
-        check(name, f, f2 * 2 > 1e-2 ? 2 * f2 : 1e-2, " (fraction; tol. max(1e-2, 2 x CPU floor))");
+        check(name, f, std::max(1e-2, 2 * floor_route[l]), " (fraction; max(1e-2, 2 x floor))");
     }
     vf gg(np), gb(nb ? nb : 1);
     OKR(l720_gpu_model_get_grads(g, gg.data(), &err));
     OKR(l720_gpu_model_get_state(g, NULL, gb.data(), NULL, NULL, &err));
-    const float *G = l720_model_grads(cs.m), *G2 = l720_model_grads(c2.m);
     double worst = 0, worst_ratio = 0;
     int n_over = 0, n_floor = 0;
     const char *worst_name = "", *worst_ratio_name = "";
     for (int t = 0; t < cs.nt; t++) {
         size_t o = cs.ts[t].offset, n = cs.ts[t].rows * cs.ts[t].cols;
-        double e = relerr(gg.data() + o, G + o, n), fl = relerr(G2 + o, G + o, n);
+        double e = relerr(gg.data() + o, G + o, n), fl = floor_t[t];
         double tol = fl * 2 > 1e-2 ? 2 * fl : 1e-2;
         printf("# grad %-24s rel. error %.3g  (CPU floor %.3g, tolerance %.3g)\n", cs.ts[t].name, e,
                fl, tol);
@@ -357,8 +386,6 @@ int main(int argc, char **argv)
            "with a CPU floor over 5e-3\n", worst_name, worst_ratio_name, n_over, n_floor);
     check("a) gradients: worst where the CPU floor < 5e-3", worst, 1e-2);
     check("a) gradients: worst error / max(1e-2, 2 x floor)", worst_ratio, 1.0);
-    l720_adamw_free(c2.o);
-    l720_model_free(c2.m);
     if (nb)
         check("a) BatchNorm running statistics", relerr(gb.data(), cbuf, nb), 1e-2);
     double cn = l720_grad_norm(G, cs.ts, cs.nt, cs.touched.data()), gn = 0;
@@ -413,25 +440,38 @@ int main(int argc, char **argv)
 
     l720_gpu_model_free(g);
 
-    /* b) 10 AdamW steps from the same start on both sides */
+    /* b) 10 AdamW steps from the same start on both sides; the floor: two
+     * perturbed CPU runs of the same steps */
+    vector<double> floor_loss(STEPS, 0.0), cpu_loss(STEPS);
     memcpy(l720_model_params(cs.m), p0.data(), np * sizeof(float));
     memcpy(cbuf, b0.data(), nb * sizeof(float));
+    for (int s = 0; s < STEPS; s++)
+        cpu_loss[s] = cpu_step(&cs, tok.data(), tg.data()).loss;
+    for (int r = 0; r < 2; r++) {
+        perturbed();
+        for (int s = 0; s < STEPS; s++)
+            floor_loss[s] = std::max(floor_loss[s],
+                                     rel(cpu_step(&c2, tok.data(), tg.data()).loss, cpu_loss[s]));
+    }
     g = gpu_from(&cfg, &cs, p0.data(), b0.data(), NULL, NULL, 0);
     vector<double> gl(STEPS);
-    double worst_step = 0;
+    double worst_step = 0, floor_b = 0;
     gpu_state half;
     for (int s = 0; s < STEPS; s++) {
-        l720_forward_out c1 = cpu_step(&cs, tok.data(), tg.data());
         l720_forward_out g1 = gpu_step(g, tok.data(), tg.data());
         gl[s] = g1.loss;
-        double e = rel(g1.loss, c1.loss);
-        printf("# step %d loss cpu %.6f gpu %.6f (aux %.5g %.5g)\n", s + 1, c1.loss, g1.loss,
-               c1.aux_loss, g1.aux_loss);
+        double e = rel(g1.loss, cpu_loss[s]);
+        printf("# step %d loss cpu %.6f gpu %.6f (rel. %.3g, CPU floor %.3g)\n", s + 1,
+               cpu_loss[s], g1.loss, e, floor_loss[s]);
         worst_step = e > worst_step || e != e ? e : worst_step;
+        floor_b = std::max(floor_b, floor_loss[s]);
     }
-    check("b) 10 AdamW steps: worst |loss rel. error|", worst_step, 1e-2);
+    check("b) 10 AdamW steps: worst |loss rel. error|", worst_step, std::max(1e-2, 2 * floor_b),
+          " (max(1e-2, 2 x CPU floor))");
     gpu_state full = get_state(g, np, nb);
     l720_gpu_model_free(g);
+    l720_adamw_free(c2.o);
+    l720_model_free(c2.m);
 
     /* c) rerun, and 5 + resume + 5 */
     g = gpu_from(&cfg, &cs, p0.data(), b0.data(), NULL, NULL, 0);
