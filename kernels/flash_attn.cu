@@ -1,7 +1,8 @@
 /* flash_attn.cu: the fused causal attention forward (flash_attn.h).
  *
- * One block of NW warps owns BR = 16 NW queries of one (sequence, head); each
- * warp owns 16 of them. The block walks the key tiles of BC keys up to its
+ * One block of NW warps owns BR = 16 MB NW queries of one (sequence, head);
+ * each warp owns 16 MB of them (MB row blocks share every K and V fragment
+ * the warp loads from shared memory). The block walks the key tiles of BC keys up to its
  * last query (tiles past the diagonal are never loaded), double-buffering K
  * and V in shared memory with asynchronous copies. Per tile a warp computes
  * S = Q K^T (16 x BC, tensor cores, fp32), masks the causal part on the
@@ -15,23 +16,35 @@
 #include "kernels/flash_mma.cuh"
 #include "kernels/gpu_util.cuh"
 
-template <int D, int NW, int BC> static size_t fwd_smem()
+/* Tile shapes per head size: warps per block, 16-row blocks per warp (MB),
+ * keys per tile (BC). A build may override them (-DFLASH_FWD64="4, 2, 64"). */
+#ifndef FLASH_FWD32
+#define FLASH_FWD32 4, 2, 64
+#endif
+#ifndef FLASH_FWD64
+#define FLASH_FWD64 4, 2, 64
+#endif
+#ifndef FLASH_FWD128
+#define FLASH_FWD128 4, 1, 64
+#endif
+
+template <int D, int NW, int MB, int BC> static size_t fwd_smem()
 {
-    return (size_t)(16 * NW + 4 * BC) * (D + 8) * sizeof(uint16_t);
+    return (size_t)(16 * MB * NW + 4 * BC) * (D + 8) * sizeof(uint16_t);
 }
 
-template <int D, int NW, int BC>
+template <int D, int NW, int MB, int BC>
 __global__ void __launch_bounds__(NW * 32)
     flash_fwd_kernel(uint16_t *y, float *lse, const uint16_t *qkv, int T, int C, int NH, float sl2)
 {
-    constexpr int BR = 16 * NW, NT = 32 * NW, LD = D + 8, NB = BC / 8, DB = D / 8;
+    constexpr int RW = 16 * MB, BR = RW * NW, NT = 32 * NW, LD = D + 8, NB = BC / 8, DB = D / 8;
     extern __shared__ __align__(16) uint16_t smem[];
     uint16_t *sQ = smem, *sK = sQ + BR * LD, *sV = sK + 2 * BC * LD; /* [BR][LD], [2][BC][LD] x2 */
     const int qt = (int)gridDim.x - 1 - (int)blockIdx.x, bh = blockIdx.y, b = bh / NH, h = bh % NH;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
     const long ld = 3L * C;
     const uint16_t *base = qkv + (long)b * T * ld + (long)h * D;
-    const int q0 = qt * BR, wq0 = q0 + warp * 16;
+    const int q0 = qt * BR, wq0 = q0 + warp * RW;
     const int nk = (min(q0 + BR, T) - 1) / BC + 1;
 
     tile_load<BR, D, NT>(sQ, base, ld, q0, T, tid);
@@ -39,12 +52,12 @@ __global__ void __launch_bounds__(NW * 32)
     tile_load<BC, D, NT>(sV, base + 2 * C, ld, 0, T, tid);
     cp_async_commit();
 
-    float o[DB][4];
+    float o[MB][DB][4];
+    zero_acc<MB, DB>(o);
+    float m[MB][2], l[MB][2]; /* rows g, g+8 of each block: running max, partial sum */
 #pragma unroll
-    for (int i = 0; i < DB; i++)
-        o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}; /* rows g, g+8: max, partial sum */
-    const int row[2] = {wq0 + g, wq0 + g + 8};
+    for (int mb = 0; mb < MB; mb++)
+        m[mb][0] = m[mb][1] = -INFINITY, l[mb][0] = l[mb][1] = 0.0f;
 
     for (int j = 0; j < nk; j++) {
         const int cur = j & 1, k0 = j * BC;
@@ -57,84 +70,88 @@ __global__ void __launch_bounds__(NW * 32)
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (k0 <= wq0 + 15) {
+        if (k0 <= wq0 + RW - 1) {
             const uint16_t *kb = sK + cur * BC * LD, *vb = sV + cur * BC * LD;
-            float s[NB][4];
-#pragma unroll
-            for (int i = 0; i < NB; i++)
-                s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
-            warp_mm_ss<D, NB, true>(s, sQ, LD, warp * 16, kb, LD, lane);
+            float s[MB][NB][4];
+            zero_acc<MB, NB>(s);
+            warp_mm_ss<MB, D, NB, true>(s, sQ, LD, warp * RW, kb, LD, lane);
             const bool diag = k0 + BC - 1 > wq0;
-            float mx[2] = {m[0], m[1]};
 #pragma unroll
-            for (int nb = 0; nb < NB; nb++)
+            for (int mb = 0; mb < MB; mb++) {
+                const int row0 = wq0 + 16 * mb + g;
+                float mx[2] = {m[mb][0], m[mb][1]};
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    float v = s[nb][e] * sl2;
-                    if (diag && k0 + nb * 8 + 2 * t4 + (e & 1) > row[e >> 1])
-                        v = -INFINITY;
-                    s[nb][e] = v;
-                    mx[e >> 1] = fmaxf(mx[e >> 1], v);
-                }
-            float alpha[2], mref[2];
+                for (int nb = 0; nb < NB; nb++)
 #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-                mref[r] = mx[r] == -INFINITY ? 0.0f : mx[r];
-                alpha[r] = exp2f(m[r] - mref[r]); /* 0 while m is -inf */
-                m[r] = mx[r];
-                l[r] *= alpha[r];
-            }
+                    for (int e = 0; e < 4; e++) {
+                        float v = s[mb][nb][e] * sl2;
+                        if (diag && k0 + nb * 8 + 2 * t4 + (e & 1) > row0 + 8 * (e >> 1))
+                            v = -INFINITY;
+                        s[mb][nb][e] = v;
+                        mx[e >> 1] = fmaxf(mx[e >> 1], v);
+                    }
+                float alpha[2], mref[2];
 #pragma unroll
-            for (int nb = 0; nb < NB; nb++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    float p = exp2f(s[nb][e] - mref[e >> 1]);
-                    s[nb][e] = p;
-                    l[e >> 1] += p;
+                for (int r = 0; r < 2; r++) {
+                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+                    mref[r] = mx[r] == -INFINITY ? 0.0f : mx[r];
+                    alpha[r] = exp2f(m[mb][r] - mref[r]); /* 0 while m is -inf */
+                    m[mb][r] = mx[r];
+                    l[mb][r] *= alpha[r];
                 }
 #pragma unroll
-            for (int i = 0; i < DB; i++) {
-                o[i][0] *= alpha[0];
-                o[i][1] *= alpha[0];
-                o[i][2] *= alpha[1];
-                o[i][3] *= alpha[1];
+                for (int nb = 0; nb < NB; nb++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        float p = exp2f(s[mb][nb][e] - mref[e >> 1]);
+                        s[mb][nb][e] = p;
+                        l[mb][e >> 1] += p;
+                    }
+#pragma unroll
+                for (int i = 0; i < DB; i++) {
+                    o[mb][i][0] *= alpha[0];
+                    o[mb][i][1] *= alpha[0];
+                    o[mb][i][2] *= alpha[1];
+                    o[mb][i][3] *= alpha[1];
+                }
             }
-            warp_mm_rs<BC, DB>(o, s, vb, LD, lane);
+            warp_mm_rs<MB, BC, DB>(o, s, vb, LD, lane);
         }
         __syncthreads();
     }
 
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-    }
-    const float inv[2] = {1.0f / l[0], 1.0f / l[1]};
+    for (int mb = 0; mb < MB; mb++)
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        if (row[r] >= T)
-            continue;
-        uint16_t *yr = y + ((long)b * T + row[r]) * C + (long)h * D + 2 * t4;
+        for (int r = 0; r < 2; r++) {
+            float lr = l[mb][r];
+            lr += __shfl_xor_sync(0xffffffffu, lr, 1);
+            lr += __shfl_xor_sync(0xffffffffu, lr, 2);
+            const int row = wq0 + 16 * mb + g + 8 * r;
+            if (row >= T)
+                continue;
+            const float inv = 1.0f / lr;
+            uint16_t *yr = y + ((long)b * T + row) * C + (long)h * D + 2 * t4;
 #pragma unroll
-        for (int i = 0; i < DB; i++)
-            *(uint32_t *)(yr + i * 8) = pack_bf2(o[i][2 * r] * inv[r], o[i][2 * r + 1] * inv[r]);
-        if (t4 == 0)
-            lse[(long)bh * T + row[r]] = (m[r] + log2f(l[r])) * LN2;
-    }
+            for (int i = 0; i < DB; i++)
+                *(uint32_t *)(yr + i * 8) =
+                    pack_bf2(o[mb][i][2 * r] * inv, o[mb][i][2 * r + 1] * inv);
+            if (t4 == 0)
+                lse[(long)bh * T + row] = (m[mb][r] + log2f(lr)) * LN2;
+        }
 }
 
-template <int D, int NW, int BC>
+template <int D, int NW, int MB, int BC>
 static int fwd_launch(uint16_t *y, float *lse, const uint16_t *qkv, int B, int T, int C, int NH,
                       cudaStream_t st, l720_err *err)
 {
-    size_t sm = fwd_smem<D, NW, BC>();
-    GPU_CK(cudaFuncSetAttribute(flash_fwd_kernel<D, NW, BC>,
+    size_t sm = fwd_smem<D, NW, MB, BC>();
+    GPU_CK(cudaFuncSetAttribute(flash_fwd_kernel<D, NW, MB, BC>,
                                 cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-    dim3 grid((T + 16 * NW - 1) / (16 * NW), B * NH);
+    dim3 grid((T + 16 * MB * NW - 1) / (16 * MB * NW), B * NH);
     float sl2 = LOG2E / sqrtf((float)D);
-    flash_fwd_kernel<D, NW, BC><<<grid, NW * 32, sm, st>>>(y, lse, qkv, T, C, NH, sl2);
+    flash_fwd_kernel<D, NW, MB, BC><<<grid, NW * 32, sm, st>>>(y, lse, qkv, T, C, NH, sl2);
     GPU_LAUNCHED();
     return L720_OK;
 }
@@ -151,10 +168,10 @@ extern "C" int l720_flash_attn_fwd(uint16_t *y, float *lse, const uint16_t *qkv,
     cudaStream_t st = (cudaStream_t)stream;
     switch (C / NH) {
     case 32:
-        return fwd_launch<32, 4, 64>(y, lse, qkv, B, T, C, NH, st, err);
+        return fwd_launch<32, FLASH_FWD32>(y, lse, qkv, B, T, C, NH, st, err);
     case 64:
-        return fwd_launch<64, 4, 64>(y, lse, qkv, B, T, C, NH, st, err);
+        return fwd_launch<64, FLASH_FWD64>(y, lse, qkv, B, T, C, NH, st, err);
     default:
-        return fwd_launch<128, 4, 64>(y, lse, qkv, B, T, C, NH, st, err);
+        return fwd_launch<128, FLASH_FWD128>(y, lse, qkv, B, T, C, NH, st, err);
     }
 }

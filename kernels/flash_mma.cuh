@@ -94,16 +94,20 @@ static __device__ __forceinline__ void acc_to_a(uint32_t *a, const float *c0, co
     a[3] = pack_bf2(c1[2], c1[3]);
 }
 
-/* acc[NB][4] (16 x 8 NB) += A (16 x K, from shared [rows][lda] at row r0) *
- * B (K x 8 NB). BNK: B stored [n][k] (else [k][n]). */
-template <int K, int NB, bool BNK>
-static __device__ __forceinline__ void warp_mm_ss(float (*acc)[4], const uint16_t *sa, int lda,
-                                                  int r0, const uint16_t *sb, int ldb, int lane)
+/* acc[MB][NB][4] (16 MB x 8 NB) += A (16 MB x K, from shared [rows][lda]
+ * at row r0) * B (K x 8 NB). BNK: B stored [n][k] (else [k][n]). Each B
+ * fragment loaded serves the MB row blocks. */
+template <int MB, int K, int NB, bool BNK>
+static __device__ __forceinline__ void warp_mm_ss(float (*acc)[NB][4], const uint16_t *sa,
+                                                  int lda, int r0, const uint16_t *sb, int ldb,
+                                                  int lane)
 {
 #pragma unroll
     for (int k = 0; k < K; k += 16) {
-        uint32_t a[4];
-        ld_a(a, sa, lda, r0, k, lane);
+        uint32_t a[MB][4];
+#pragma unroll
+        for (int mb = 0; mb < MB; mb++)
+            ld_a(a[mb], sa, lda, r0 + 16 * mb, k, lane);
 #pragma unroll
         for (int nb = 0; nb < NB; nb += 2) {
             uint32_t b[4];
@@ -111,30 +115,48 @@ static __device__ __forceinline__ void warp_mm_ss(float (*acc)[4], const uint16_
                 ld_b_nk(b, sb, ldb, nb * 8, k, lane);
             else
                 ld_b_kn(b, sb, ldb, k, nb * 8, lane);
-            mma16816(acc[nb], a, b);
-            mma16816(acc[nb + 1], a, b + 2);
+#pragma unroll
+            for (int mb = 0; mb < MB; mb++) {
+                mma16816(acc[mb][nb], a[mb], b);
+                mma16816(acc[mb][nb + 1], a[mb], b + 2);
+            }
         }
     }
 }
 
-/* acc[NB][4] += P (16 x K, the fp32 accumulators pacc[K/8][4] rounded to
- * bf16) * B (K x 8 NB, stored [k][n] in shared). */
-template <int K, int NB>
-static __device__ __forceinline__ void warp_mm_rs(float (*acc)[4], const float (*pacc)[4],
+/* acc[MB][NB][4] += P (16 MB x K, the fp32 accumulators pacc[MB][K/8][4]
+ * rounded to bf16) * B (K x 8 NB, stored [k][n] in shared). */
+template <int MB, int K, int NB>
+static __device__ __forceinline__ void warp_mm_rs(float (*acc)[NB][4], float (*pacc)[K / 8][4],
                                                   const uint16_t *sb, int ldb, int lane)
 {
 #pragma unroll
     for (int kk = 0; kk < K / 16; kk++) {
-        uint32_t a[4];
-        acc_to_a(a, pacc[2 * kk], pacc[2 * kk + 1]);
+        uint32_t a[MB][4];
+#pragma unroll
+        for (int mb = 0; mb < MB; mb++)
+            acc_to_a(a[mb], pacc[mb][2 * kk], pacc[mb][2 * kk + 1]);
 #pragma unroll
         for (int nb = 0; nb < NB; nb += 2) {
             uint32_t b[4];
             ld_b_kn(b, sb, ldb, kk * 16, nb * 8, lane);
-            mma16816(acc[nb], a, b);
-            mma16816(acc[nb + 1], a, b + 2);
+#pragma unroll
+            for (int mb = 0; mb < MB; mb++) {
+                mma16816(acc[mb][nb], a[mb], b);
+                mma16816(acc[mb][nb + 1], a[mb], b + 2);
+            }
         }
     }
+}
+
+/* Zeroes acc[MB][NB][4]. */
+template <int MB, int NB> static __device__ __forceinline__ void zero_acc(float (*acc)[NB][4])
+{
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++)
+#pragma unroll
+        for (int nb = 0; nb < NB; nb++)
+            acc[mb][nb][0] = acc[mb][nb][1] = acc[mb][nb][2] = acc[mb][nb][3] = 0.0f;
 }
 
 /* 16-byte asynchronous copy; src_bytes 0 fills the destination with zeros. */

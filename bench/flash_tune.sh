@@ -1,0 +1,74 @@
+#!/bin/sh
+# bench/flash_tune.sh: on a machine with a GPU and the CUDA toolkit, from the
+# source root: builds bench_flash once per tile-shape variant (a header of
+# FLASH_* defines given to nvcc with -include; see kernels/flash_attn.cu and
+# flash_attn_bwd.cu) and runs each; prints one table of fwd/bwd milliseconds
+# per variant and head size last. With TEST=1 also builds and runs the checks
+# (tests/test_gpu_flash) of the variants named in TEST_VARIANTS.
+# Usage: sh bench/flash_tune.sh [B T]   (default 8 1024)
+B=${BUILD:-_build-gpu}/tune
+mkdir -p "$B"
+NV="nvcc -std=c++17 -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror,-fopenmp -I. -Icommon"
+K="kernels/flash_attn.cu kernels/flash_attn_bwd.cu kernels/dense_kernels.cu kernels/dense_attn.cu kernels/gemm.cu"
+: > "$B/default.h"
+cat > "$B/fwd_mb1.h" <<'H'
+#define FLASH_FWD32 4, 1, 64
+#define FLASH_FWD64 4, 1, 64
+H
+cat > "$B/warps8.h" <<'H'
+#define FLASH_FWD32 8, 1, 64
+#define FLASH_FWD64 8, 1, 64
+#define FLASH_FWD128 8, 1, 64
+#define FLASH_DKDV32 8, 1, 64
+#define FLASH_DKDV64 8, 1, 64
+#define FLASH_DKDV128 8, 1, 32
+#define FLASH_DQ32 8, 1, 64
+#define FLASH_DQ64 8, 1, 64
+#define FLASH_DQ128 8, 1, 64
+H
+cat > "$B/bwd_mb2.h" <<'H'
+#define FLASH_FWD64 4, 1, 128
+#define FLASH_DKDV32 4, 2, 64
+#define FLASH_DKDV64 4, 2, 32
+#define FLASH_DQ32 4, 2, 64
+#define FLASH_DQ64 4, 2, 32
+H
+cat > "$B/mixed.h" <<'H'
+#define FLASH_FWD64 2, 2, 64
+#define FLASH_DKDV64 4, 2, 16
+#define FLASH_DQ32 4, 2, 32
+#define FLASH_DQ64 4, 1, 128
+H
+VARIANTS=${VARIANTS:-default fwd_mb1 warps8 bwd_mb2 mixed}
+for v in $VARIANTS; do
+    $NV -include "$B/$v.h" -o "$B/bench_$v" bench/bench_flash.cu $K common/err.c -lcublasLt \
+        > "$B/build_$v.txt" 2>&1 &
+done
+if [ "${TEST:-0}" = 1 ]; then
+    for f in trainer/attention.c common/err.c; do
+        gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -I. -Icommon -Itrainer \
+            -c "$f" -o "$B/$(basename "$f" .c).o"
+    done
+    for v in ${TEST_VARIANTS:-default}; do
+        $NV -include "$B/$v.h" -o "$B/test_$v" tests/test_gpu_flash.cu $K "$B/attention.o" \
+            "$B/err.o" -lcublasLt -lgomp -lm > "$B/build_test_$v.txt" 2>&1 &
+    done
+fi
+wait
+if [ "${TEST:-0}" = 1 ]; then
+    for v in ${TEST_VARIANTS:-default}; do
+        "$B/test_$v" > "$B/test_$v.txt" 2>&1
+        echo "checks $v: exit $? ($(grep -c '^ok' "$B/test_$v.txt") ok, $(grep -c '^not ok' "$B/test_$v.txt") not ok)"
+        grep '^not ok\|Bail' "$B/test_$v.txt" | head -5
+        cat "$B/build_test_$v.txt" | head -5
+    done
+fi
+for v in $VARIANTS; do
+    head -5 "$B/build_$v.txt"
+    "$B/bench_$v" ${1:-8} ${2:-1024} > "$B/bench_$v.txt" 2>&1 || tail -3 "$B/bench_$v.txt"
+done
+echo "---- variants (ms, median of 20; columns: fwd bwd total)"
+for v in $VARIANTS; do
+    echo "== $v: $(tr '\n' ' ' < "$B/$v.h")"
+    grep '^flash hs\|^batched' "$B/bench_$v.txt"
+done
