@@ -11,34 +11,23 @@ mkdir -p "$B"
 NV="nvcc -std=c++17 -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror,-fopenmp -I. -Icommon"
 K="kernels/flash_attn.cu kernels/flash_attn_bwd.cu kernels/dense_kernels.cu kernels/dense_attn.cu kernels/gemm.cu"
 : > "$B/default.h"
-cat > "$B/fwd_mb1.h" <<'H'
-#define FLASH_FWD32 4, 1, 64
-#define FLASH_FWD64 4, 1, 64
-H
-cat > "$B/warps8.h" <<'H'
-#define FLASH_FWD32 8, 1, 64
-#define FLASH_FWD64 8, 1, 64
-#define FLASH_FWD128 8, 1, 64
-#define FLASH_DKDV32 8, 1, 64
-#define FLASH_DKDV64 8, 1, 64
-#define FLASH_DKDV128 8, 1, 32
-#define FLASH_DQ32 8, 1, 64
-#define FLASH_DQ64 8, 1, 64
-#define FLASH_DQ128 8, 1, 64
-H
-cat > "$B/bwd_mb2.h" <<'H'
-#define FLASH_FWD64 4, 1, 128
-#define FLASH_DKDV32 4, 2, 64
-#define FLASH_DKDV64 4, 2, 32
-#define FLASH_DQ32 4, 2, 64
-#define FLASH_DQ64 4, 2, 32
-H
-cat > "$B/mixed.h" <<'H'
-#define FLASH_FWD64 2, 2, 64
-#define FLASH_DKDV64 4, 2, 16
-#define FLASH_DQ32 4, 2, 32
-#define FLASH_DQ64 4, 1, 128
-H
+variant() { # name, then the lines of its header
+    n=$1; shift; : > "$B/$n.h"
+    for l in "$@"; do echo "#define $l" >> "$B/$n.h"; done
+}
+variant fwd_mb1 "FLASH_FWD32 4, 1, 64" "FLASH_FWD64 4, 1, 64"
+variant fwd_mb2 "FLASH_FWD64 4, 2, 64"
+variant exact "FLASH_EXACT_EXP2"
+variant minb4 "FLASH_MINB 4"
+variant minb3 "FLASH_MINB 3"
+variant warps8 "FLASH_FWD32 8, 1, 64" "FLASH_FWD64 8, 1, 64" "FLASH_FWD128 8, 1, 64" \
+    "FLASH_DKDV32 8, 1, 64" "FLASH_DKDV64 8, 1, 64" "FLASH_DKDV128 8, 1, 32" \
+    "FLASH_DQ32 8, 1, 64" "FLASH_DQ64 8, 1, 64" "FLASH_DQ128 8, 1, 64"
+variant bwd_mb2 "FLASH_FWD64 4, 1, 128" "FLASH_DKDV32 4, 2, 64" "FLASH_DKDV64 4, 2, 32" \
+    "FLASH_DQ32 4, 2, 64" "FLASH_DQ64 4, 2, 32"
+variant mixed "FLASH_FWD64 2, 2, 64" "FLASH_DKDV64 4, 2, 16" "FLASH_DQ32 4, 2, 32" \
+    "FLASH_DQ64 4, 1, 128"
+variant dq8 "FLASH_DQ64 8, 1, 64" "FLASH_DQ32 8, 1, 64" "FLASH_DKDV64 4, 1, 32"
 VARIANTS=${VARIANTS:-default fwd_mb1 warps8 bwd_mb2 mixed}
 for v in $VARIANTS; do
     $NV -include "$B/$v.h" -o "$B/bench_$v" bench/bench_flash.cu $K common/err.c -lcublasLt \

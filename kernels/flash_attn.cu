@@ -22,7 +22,7 @@
 #define FLASH_FWD32 4, 2, 64
 #endif
 #ifndef FLASH_FWD64
-#define FLASH_FWD64 4, 2, 64
+#define FLASH_FWD64 4, 1, 64
 #endif
 #ifndef FLASH_FWD128
 #define FLASH_FWD128 4, 1, 64
@@ -34,7 +34,7 @@ template <int D, int NW, int MB, int BC> static size_t fwd_smem()
 }
 
 template <int D, int NW, int MB, int BC>
-__global__ void __launch_bounds__(NW * 32)
+__global__ void __launch_bounds__(NW * 32, FLASH_MINB)
     flash_fwd_kernel(uint16_t *y, float *lse, const uint16_t *qkv, int T, int C, int NH, float sl2)
 {
     constexpr int RW = 16 * MB, BR = RW * NW, NT = 32 * NW, LD = D + 8, NB = BC / 8, DB = D / 8;
@@ -79,32 +79,31 @@ __global__ void __launch_bounds__(NW * 32)
 #pragma unroll
             for (int mb = 0; mb < MB; mb++) {
                 const int row0 = wq0 + 16 * mb + g;
-                float mx[2] = {m[mb][0], m[mb][1]};
+                float mx[2] = {-INFINITY, -INFINITY}; /* of the raw scores */
 #pragma unroll
                 for (int nb = 0; nb < NB; nb++)
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
-                        float v = s[mb][nb][e] * sl2;
                         if (diag && k0 + nb * 8 + 2 * t4 + (e & 1) > row0 + 8 * (e >> 1))
-                            v = -INFINITY;
-                        s[mb][nb][e] = v;
-                        mx[e >> 1] = fmaxf(mx[e >> 1], v);
+                            s[mb][nb][e] = -INFINITY;
+                        mx[e >> 1] = fmaxf(mx[e >> 1], s[mb][nb][e]);
                     }
                 float alpha[2], mref[2];
 #pragma unroll
                 for (int r = 0; r < 2; r++) {
                     mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
                     mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-                    mref[r] = mx[r] == -INFINITY ? 0.0f : mx[r];
-                    alpha[r] = exp2f(m[mb][r] - mref[r]); /* 0 while m is -inf */
-                    m[mb][r] = mx[r];
+                    const float mn = fmaxf(m[mb][r], mx[r] * sl2); /* log2 domain */
+                    mref[r] = mn == -INFINITY ? 0.0f : mn;
+                    alpha[r] = fast_exp2(m[mb][r] - mref[r]); /* 0 while m is -inf */
+                    m[mb][r] = mn;
                     l[mb][r] *= alpha[r];
                 }
 #pragma unroll
                 for (int nb = 0; nb < NB; nb++)
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
-                        float p = exp2f(s[mb][nb][e] - mref[e >> 1]);
+                        float p = fast_exp2(fmaf(s[mb][nb][e], sl2, -mref[e >> 1]));
                         s[mb][nb][e] = p;
                         l[mb][e >> 1] += p;
                     }

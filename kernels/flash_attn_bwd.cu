@@ -87,7 +87,7 @@ template <int D, int NW, int MB, int BR> static size_t dkdv_smem()
 }
 
 template <int D, int NW, int MB, int BR>
-__global__ void __launch_bounds__(NW * 32)
+__global__ void __launch_bounds__(NW * 32, FLASH_MINB)
     flash_dkdv_kernel(float *dqkv, const uint16_t *dy, const float *lse, const float *dsum,
                       const uint16_t *qkv, int T, int C, int NH, float sl2, float scale)
 {
@@ -143,7 +143,7 @@ __global__ void __launch_bounds__(NW * 32)
                     for (int e = 0; e < 4; e++) {
                         const int c = n * 8 + 2 * t4 + (e & 1), q = q0 + c;
                         const bool live = q >= wk0 + 16 * mb + g + 8 * (e >> 1) && q < T;
-                        const float pv = live ? exp2f(p[mb][n][e] * sl2 - lb[c]) : 0.0f;
+                        const float pv = live ? fast_exp2(fmaf(p[mb][n][e], sl2, -lb[c])) : 0.0f;
                         p[mb][n][e] = pv;
                         dp[mb][n][e] = pv * (dp[mb][n][e] - db[c]);
                     }
@@ -177,7 +177,7 @@ template <int D, int NW, int MB, int BC> static size_t dq_smem()
 }
 
 template <int D, int NW, int MB, int BC>
-__global__ void __launch_bounds__(NW * 32)
+__global__ void __launch_bounds__(NW * 32, FLASH_MINB)
     flash_dq_kernel(float *dqkv, const uint16_t *dy, const float *lse, const float *dsum,
                     const uint16_t *qkv, int T, int C, int NH, float sl2, float scale)
 {
@@ -237,7 +237,7 @@ __global__ void __launch_bounds__(NW * 32)
                     for (int e = 0; e < 4; e++) {
                         const int r = e >> 1;
                         const bool live = k0 + n * 8 + 2 * t4 + (e & 1) <= wq0 + 16 * mb + g + 8 * r;
-                        const float pv = live ? exp2f(p[mb][n][e] * sl2 - lr[mb][r]) : 0.0f;
+                        const float pv = live ? fast_exp2(fmaf(p[mb][n][e], sl2, -lr[mb][r])) : 0.0f;
                         dp[mb][n][e] = pv * (dp[mb][n][e] - dr[mb][r]);
                     }
             warp_mm_rs<MB, BC, DB>(dq, dp, kb, LD, lane); /* dQ += dS K */

@@ -77,6 +77,25 @@ static __device__ __forceinline__ void ld_b_kn(uint32_t *b, const uint16_t *s, i
                           (lane >> 4) * 8));
 }
 
+/* 2^x: the hardware approximation (relative error about 2^-22, -inf -> 0),
+ * or exp2f in a build with FLASH_EXACT_EXP2. */
+static __device__ __forceinline__ float fast_exp2(float x)
+{
+#ifdef FLASH_EXACT_EXP2
+    return exp2f(x);
+#else
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+#endif
+}
+
+/* Least resident blocks per SM asked of the register allocator (launch
+ * bounds); a build may raise it (-DFLASH_MINB=3). */
+#ifndef FLASH_MINB
+#define FLASH_MINB 1
+#endif
+
 static __device__ __forceinline__ uint32_t pack_bf2(float lo, float hi)
 {
     uint32_t r;
