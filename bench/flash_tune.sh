@@ -4,7 +4,7 @@
 # FLASH_* defines given to nvcc with -include; see kernels/flash_attn.cu and
 # flash_attn_bwd.cu) and runs each; prints one table of fwd/bwd milliseconds
 # per variant and head size last. With TEST=1 also builds and runs the checks
-# (tests/test_gpu_flash) of the variants named in TEST_VARIANTS.
+# (tests/test_gpu_flash) of the variants named in TEST_VARIANTS (default: all).
 # Usage: sh bench/flash_tune.sh [B T]   (default 8 1024)
 B=${BUILD:-_build-gpu}/tune
 mkdir -p "$B"
@@ -15,20 +15,16 @@ variant() { # name, then the lines of its header
     n=$1; shift; : > "$B/$n.h"
     for l in "$@"; do echo "#define $l" >> "$B/$n.h"; done
 }
-variant fwd_mb1 "FLASH_FWD32 4, 1, 64" "FLASH_FWD64 4, 1, 64"
-variant fwd_mb2 "FLASH_FWD64 4, 2, 64"
+variant minb1 "FLASH_DKDV64 4, 1, 64, 1" "FLASH_DQ64 4, 1, 64, 1"
+variant br32 "FLASH_DKDV64 4, 1, 32, 3" "FLASH_DQ64 4, 1, 32, 3" "FLASH_DKDV32 4, 1, 32, 3" \
+    "FLASH_DQ32 4, 1, 32, 3"
+variant minb4 "FLASH_DKDV64 4, 1, 32, 4" "FLASH_DQ64 4, 1, 32, 4" "FLASH_FWD64 4, 1, 64, 4" \
+    "FLASH_FWD32 4, 1, 64, 4"
+variant hs32 "FLASH_DKDV32 4, 1, 64, 3" "FLASH_DQ32 4, 1, 64, 3" "FLASH_FWD32 4, 1, 64, 3"
+variant hs128 "FLASH_DQ128 4, 1, 32, 2" "FLASH_DKDV128 4, 1, 16, 2" "FLASH_FWD128 4, 1, 32, 2"
+variant fwd32 "FLASH_FWD64 4, 2, 32, 2" "FLASH_FWD32 4, 2, 32, 2" "FLASH_FWD128 4, 2, 32, 1"
 variant exact "FLASH_EXACT_EXP2"
-variant minb4 "FLASH_MINB 4"
-variant minb3 "FLASH_MINB 3"
-variant warps8 "FLASH_FWD32 8, 1, 64" "FLASH_FWD64 8, 1, 64" "FLASH_FWD128 8, 1, 64" \
-    "FLASH_DKDV32 8, 1, 64" "FLASH_DKDV64 8, 1, 64" "FLASH_DKDV128 8, 1, 32" \
-    "FLASH_DQ32 8, 1, 64" "FLASH_DQ64 8, 1, 64" "FLASH_DQ128 8, 1, 64"
-variant bwd_mb2 "FLASH_FWD64 4, 1, 128" "FLASH_DKDV32 4, 2, 64" "FLASH_DKDV64 4, 2, 32" \
-    "FLASH_DQ32 4, 2, 64" "FLASH_DQ64 4, 2, 32"
-variant mixed "FLASH_FWD64 2, 2, 64" "FLASH_DKDV64 4, 2, 16" "FLASH_DQ32 4, 2, 32" \
-    "FLASH_DQ64 4, 1, 128"
-variant dq8 "FLASH_DQ64 8, 1, 64" "FLASH_DQ32 8, 1, 64" "FLASH_DKDV64 4, 1, 32"
-VARIANTS=${VARIANTS:-default fwd_mb1 warps8 bwd_mb2 mixed}
+VARIANTS=${VARIANTS:-default minb1 br32 minb4 hs32 hs128 fwd32}
 for v in $VARIANTS; do
     $NV -include "$B/$v.h" -o "$B/bench_$v" bench/bench_flash.cu $K common/err.c -lcublasLt \
         > "$B/build_$v.txt" 2>&1 &
@@ -38,14 +34,14 @@ if [ "${TEST:-0}" = 1 ]; then
         gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -I. -Icommon -Itrainer \
             -c "$f" -o "$B/$(basename "$f" .c).o"
     done
-    for v in ${TEST_VARIANTS:-default}; do
+    for v in ${TEST_VARIANTS:-$VARIANTS}; do
         $NV -include "$B/$v.h" -o "$B/test_$v" tests/test_gpu_flash.cu $K "$B/attention.o" \
             "$B/err.o" -lcublasLt -lgomp -lm > "$B/build_test_$v.txt" 2>&1 &
     done
 fi
 wait
 if [ "${TEST:-0}" = 1 ]; then
-    for v in ${TEST_VARIANTS:-default}; do
+    for v in ${TEST_VARIANTS:-$VARIANTS}; do
         "$B/test_$v" > "$B/test_$v.txt" 2>&1
         echo "checks $v: exit $? ($(grep -c '^ok' "$B/test_$v.txt") ok, $(grep -c '^not ok' "$B/test_$v.txt") not ok)"
         grep '^not ok\|Bail' "$B/test_$v.txt" | head -5

@@ -14,18 +14,19 @@
 
 #include "kernels/flash_attn.h"
 #include "kernels/flash_mma.cuh"
-#include "kernels/gpu_util.cuh"
 
 /* Tile shapes per head size: warps per block, 16-row blocks per warp (MB),
- * keys per tile (BC). A build may override them (-DFLASH_FWD64="4, 2, 64"). */
+ * keys per tile (BC), least resident blocks per SM asked of the register
+ * allocator (launch bounds). A build may override them with a header given
+ * to nvcc -include (bench/flash_tune.sh). */
 #ifndef FLASH_FWD32
-#define FLASH_FWD32 4, 2, 64
+#define FLASH_FWD32 4, 2, 64, 1
 #endif
 #ifndef FLASH_FWD64
-#define FLASH_FWD64 4, 1, 64
+#define FLASH_FWD64 4, 2, 64, 1
 #endif
 #ifndef FLASH_FWD128
-#define FLASH_FWD128 4, 1, 64
+#define FLASH_FWD128 4, 1, 64, 1
 #endif
 
 template <int D, int NW, int MB, int BC> static size_t fwd_smem()
@@ -33,8 +34,8 @@ template <int D, int NW, int MB, int BC> static size_t fwd_smem()
     return (size_t)(16 * MB * NW + 4 * BC) * (D + 8) * sizeof(uint16_t);
 }
 
-template <int D, int NW, int MB, int BC>
-__global__ void __launch_bounds__(NW * 32, FLASH_MINB)
+template <int D, int NW, int MB, int BC, int MINB>
+__global__ void __launch_bounds__(NW * 32, MINB)
     flash_fwd_kernel(uint16_t *y, float *lse, const uint16_t *qkv, int T, int C, int NH, float sl2)
 {
     constexpr int RW = 16 * MB, BR = RW * NW, NT = 32 * NW, LD = D + 8, NB = BC / 8, DB = D / 8;
@@ -141,16 +142,17 @@ __global__ void __launch_bounds__(NW * 32, FLASH_MINB)
         }
 }
 
-template <int D, int NW, int MB, int BC>
+template <int D, int NW, int MB, int BC, int MINB>
 static int fwd_launch(uint16_t *y, float *lse, const uint16_t *qkv, int B, int T, int C, int NH,
                       cudaStream_t st, l720_err *err)
 {
     size_t sm = fwd_smem<D, NW, MB, BC>();
-    GPU_CK(cudaFuncSetAttribute(flash_fwd_kernel<D, NW, MB, BC>,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+    int rc = flash_prepare(flash_fwd_kernel<D, NW, MB, BC, MINB>, sm, err);
+    if (rc)
+        return rc;
     dim3 grid((T + 16 * MB * NW - 1) / (16 * MB * NW), B * NH);
     float sl2 = LOG2E / sqrtf((float)D);
-    flash_fwd_kernel<D, NW, MB, BC><<<grid, NW * 32, sm, st>>>(y, lse, qkv, T, C, NH, sl2);
+    flash_fwd_kernel<D, NW, MB, BC, MINB><<<grid, NW * 32, sm, st>>>(y, lse, qkv, T, C, NH, sl2);
     GPU_LAUNCHED();
     return L720_OK;
 }

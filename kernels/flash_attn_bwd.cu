@@ -14,7 +14,6 @@
 
 #include "kernels/flash_attn.h"
 #include "kernels/flash_mma.cuh"
-#include "kernels/gpu_util.cuh"
 
 template <int D>
 __global__ void flash_dsum_kernel(float *dsum, const uint16_t *dy, const uint16_t *y, int BT, int T,
@@ -59,25 +58,26 @@ static __device__ __forceinline__ void rows_load(float *sl, float *sd, const flo
 }
 
 /* Tile shapes per head size: dkdv (warps, 16-key blocks per warp, queries
- * per tile), dq (warps, 16-query blocks per warp, keys per tile). A build may
- * override them (-DFLASH_DKDV64="4, 2, 32"). */
+ * per tile, least resident blocks per SM for the register allocator), dq
+ * (warps, 16-query blocks per warp, keys per tile, the same). A build may
+ * override them with a header given to nvcc -include (bench/flash_tune.sh). */
 #ifndef FLASH_DKDV32
-#define FLASH_DKDV32 4, 1, 64
+#define FLASH_DKDV32 4, 1, 64, 1
 #endif
 #ifndef FLASH_DKDV64
-#define FLASH_DKDV64 4, 1, 64
+#define FLASH_DKDV64 4, 1, 64, 3
 #endif
 #ifndef FLASH_DKDV128
-#define FLASH_DKDV128 4, 1, 32
+#define FLASH_DKDV128 4, 1, 32, 1
 #endif
 #ifndef FLASH_DQ32
-#define FLASH_DQ32 4, 1, 64
+#define FLASH_DQ32 4, 1, 64, 1
 #endif
 #ifndef FLASH_DQ64
-#define FLASH_DQ64 4, 1, 64
+#define FLASH_DQ64 4, 1, 64, 3
 #endif
 #ifndef FLASH_DQ128
-#define FLASH_DQ128 4, 1, 64
+#define FLASH_DQ128 4, 1, 64, 1
 #endif
 
 template <int D, int NW, int MB, int BR> static size_t dkdv_smem()
@@ -86,8 +86,8 @@ template <int D, int NW, int MB, int BR> static size_t dkdv_smem()
            4 * BR * sizeof(float);
 }
 
-template <int D, int NW, int MB, int BR>
-__global__ void __launch_bounds__(NW * 32, FLASH_MINB)
+template <int D, int NW, int MB, int BR, int MINB>
+__global__ void __launch_bounds__(NW * 32, MINB)
     flash_dkdv_kernel(float *dqkv, const uint16_t *dy, const float *lse, const float *dsum,
                       const uint16_t *qkv, int T, int C, int NH, float sl2, float scale)
 {
@@ -136,17 +136,22 @@ __global__ void __launch_bounds__(NW * 32, FLASH_MINB)
             warp_mm_ss<MB, D, NB, true>(p, sK, LD, warp * RW, qb, LD, lane);  /* S^T */
             warp_mm_ss<MB, D, NB, true>(dp, sV, LD, warp * RW, gb, LD, lane); /* dP^T */
 #pragma unroll
-            for (int mb = 0; mb < MB; mb++)
+            for (int n = 0; n < NB; n++) {
+                const int c = n * 8 + 2 * t4; /* this lane's query pair in the tile */
+                const float2 l2 = *(const float2 *)(lb + c), d2 = *(const float2 *)(db + c);
 #pragma unroll
-                for (int n = 0; n < NB; n++)
+                for (int mb = 0; mb < MB; mb++)
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
-                        const int c = n * 8 + 2 * t4 + (e & 1), q = q0 + c;
+                        const int q = q0 + c + (e & 1);
                         const bool live = q >= wk0 + 16 * mb + g + 8 * (e >> 1) && q < T;
-                        const float pv = live ? fast_exp2(fmaf(p[mb][n][e], sl2, -lb[c])) : 0.0f;
+                        const float pv =
+                            live ? fast_exp2(fmaf(p[mb][n][e], sl2, -(e & 1 ? l2.y : l2.x)))
+                                 : 0.0f;
                         p[mb][n][e] = pv;
-                        dp[mb][n][e] = pv * (dp[mb][n][e] - db[c]);
+                        dp[mb][n][e] = pv * (dp[mb][n][e] - (e & 1 ? d2.y : d2.x));
                     }
+            }
             warp_mm_rs<MB, BR, DB>(dv, p, gb, LD, lane);  /* dV += P^T dy */
             warp_mm_rs<MB, BR, DB>(dk, dp, qb, LD, lane); /* dK += dS^T Q */
         }
@@ -176,8 +181,8 @@ template <int D, int NW, int MB, int BC> static size_t dq_smem()
     return (size_t)(2 * 16 * MB * NW + 4 * BC) * (D + 8) * sizeof(uint16_t);
 }
 
-template <int D, int NW, int MB, int BC>
-__global__ void __launch_bounds__(NW * 32, FLASH_MINB)
+template <int D, int NW, int MB, int BC, int MINB>
+__global__ void __launch_bounds__(NW * 32, MINB)
     flash_dq_kernel(float *dqkv, const uint16_t *dy, const float *lse, const float *dsum,
                     const uint16_t *qkv, int T, int C, int NH, float sl2, float scale)
 {
@@ -260,7 +265,7 @@ __global__ void __launch_bounds__(NW * 32, FLASH_MINB)
         }
 }
 
-template <int D, int NW, int MB, int BR, int NWQ, int MBQ, int BC>
+template <int D, int NW, int MB, int BR, int MINB, int NWQ, int MBQ, int BC, int MINBQ>
 static int bwd_launch(float *dqkv, float *dsum, const uint16_t *dy, const uint16_t *y,
                       const float *lse, const uint16_t *qkv, int B, int T, int C, int NH,
                       cudaStream_t st, l720_err *err)
@@ -270,16 +275,18 @@ static int bwd_launch(float *dqkv, float *dsum, const uint16_t *dy, const uint16
     flash_dsum_kernel<D><<<(BT + 7) / 8, 256, 0, st>>>(dsum, dy, y, BT, T, C, NH);
     GPU_LAUNCHED();
     size_t sm = dkdv_smem<D, NW, MB, BR>();
-    GPU_CK(cudaFuncSetAttribute(flash_dkdv_kernel<D, NW, MB, BR>,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+    int rc = flash_prepare(flash_dkdv_kernel<D, NW, MB, BR, MINB>, sm, err);
+    if (rc)
+        return rc;
     const int bk = 16 * MB * NW, bq = 16 * MBQ * NWQ;
-    flash_dkdv_kernel<D, NW, MB, BR><<<dim3((T + bk - 1) / bk, B * NH), NW * 32, sm, st>>>(
+    flash_dkdv_kernel<D, NW, MB, BR, MINB><<<dim3((T + bk - 1) / bk, B * NH), NW * 32, sm, st>>>(
         dqkv, dy, lse, dsum, qkv, T, C, NH, sl2, scale);
     GPU_LAUNCHED();
     sm = dq_smem<D, NWQ, MBQ, BC>();
-    GPU_CK(cudaFuncSetAttribute(flash_dq_kernel<D, NWQ, MBQ, BC>,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-    flash_dq_kernel<D, NWQ, MBQ, BC><<<dim3((T + bq - 1) / bq, B * NH), NWQ * 32, sm, st>>>(
+    rc = flash_prepare(flash_dq_kernel<D, NWQ, MBQ, BC, MINBQ>, sm, err);
+    if (rc)
+        return rc;
+    flash_dq_kernel<D, NWQ, MBQ, BC, MINBQ><<<dim3((T + bq - 1) / bq, B * NH), NWQ * 32, sm, st>>>(
         dqkv, dy, lse, dsum, qkv, T, C, NH, sl2, scale);
     GPU_LAUNCHED();
     return L720_OK;

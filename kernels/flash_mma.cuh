@@ -16,9 +16,7 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-extern "C" {
-#include "err.h"
-}
+#include "kernels/gpu_util.cuh"
 
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
@@ -89,12 +87,6 @@ static __device__ __forceinline__ float fast_exp2(float x)
     return y;
 #endif
 }
-
-/* Least resident blocks per SM asked of the register allocator (launch
- * bounds); a build may raise it (-DFLASH_MINB=3). */
-#ifndef FLASH_MINB
-#define FLASH_MINB 1
-#endif
 
 static __device__ __forceinline__ uint32_t pack_bf2(float lo, float hi)
 {
@@ -204,6 +196,16 @@ static __device__ __forceinline__ void tile_load(uint16_t *dst, const uint16_t *
         const uint16_t *g = src + (long)(in ? row : 0) * lds + c * 8;
         cp_async16(dst + r * (D + 8) + c * 8, g, in ? 16 : 0);
     }
+}
+
+/* Lets kernel k use sm bytes of dynamic shared memory, with the largest
+ * shared-memory carve-out (more resident blocks per SM). */
+template <typename K> static inline int flash_prepare(K *k, size_t sm, l720_err *err)
+{
+    GPU_CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+    GPU_CK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                (int)cudaSharedmemCarveoutMaxShared));
+    return L720_OK;
 }
 
 /* L720_EINPUT unless hs = C / NH is built (32, 64, 128) and the shape and

@@ -23,7 +23,7 @@ RC=$?
 grep -v '^# ' "$B/flash_checks.txt"
 if [ "${SAN:-0}" = 1 ] && command -v compute-sanitizer > /dev/null; then
     for tool in memcheck racecheck; do
-        compute-sanitizer --tool $tool "$B/test_gpu_flash" "$SEED" small > "$B/flash_$tool.txt" 2>&1
+        timeout ${SAN_S:-120} compute-sanitizer --tool $tool "$B/test_gpu_flash" "$SEED" small > "$B/flash_$tool.txt" 2>&1
         echo "sanitizer $tool: exit $? ($(grep -c '^ok' "$B/flash_$tool.txt") checks ok)"; tail -3 "$B/flash_$tool.txt"
     done
 fi
