@@ -62,15 +62,7 @@ __global__ void __launch_bounds__(NW * 32, MINB)
 
     for (int j = 0; j < nk; j++) {
         const int cur = j & 1, k0 = j * BC;
-        if (j + 1 < nk) {
-            tile_load<BC, D, NT>(sK + (cur ^ 1) * BC * LD, base + C, ld, k0 + BC, T, tid);
-            tile_load<BC, D, NT>(sV + (cur ^ 1) * BC * LD, base + 2 * C, ld, k0 + BC, T, tid);
-            cp_async_commit();
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
-        __syncthreads();
+        kv_tile_wait<BC, D, NT>(sK, sV, base + C, base + 2 * C, ld, j, nk, T, tid);
         if (k0 <= wq0 + RW - 1) {
             const uint16_t *kb = sK + cur * BC * LD, *vb = sV + cur * BC * LD;
             float s[MB][NB][4];

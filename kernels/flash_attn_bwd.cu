@@ -62,7 +62,7 @@ static __device__ __forceinline__ void rows_load(float *sl, float *sd, const flo
  * (warps, 16-query blocks per warp, keys per tile, the same). A build may
  * override them with a header given to nvcc -include (bench/flash_tune.sh). */
 #ifndef FLASH_DKDV32
-#define FLASH_DKDV32 4, 1, 64, 1
+#define FLASH_DKDV32 4, 1, 64, 3
 #endif
 #ifndef FLASH_DKDV64
 #define FLASH_DKDV64 4, 1, 64, 3
@@ -71,7 +71,7 @@ static __device__ __forceinline__ void rows_load(float *sl, float *sd, const flo
 #define FLASH_DKDV128 4, 1, 32, 1
 #endif
 #ifndef FLASH_DQ32
-#define FLASH_DQ32 4, 1, 64, 1
+#define FLASH_DQ32 4, 1, 64, 3
 #endif
 #ifndef FLASH_DQ64
 #define FLASH_DQ64 4, 1, 64, 3
@@ -218,15 +218,7 @@ __global__ void __launch_bounds__(NW * 32, MINB)
 
     for (int j = 0; j < nk; j++) {
         const int cur = j & 1, k0 = j * BC;
-        if (j + 1 < nk) {
-            tile_load<BC, D, NT>(sK + (cur ^ 1) * BC * LD, base + C, ld, k0 + BC, T, tid);
-            tile_load<BC, D, NT>(sV + (cur ^ 1) * BC * LD, base + 2 * C, ld, k0 + BC, T, tid);
-            cp_async_commit();
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
-        __syncthreads();
+        kv_tile_wait<BC, D, NT>(sK, sV, base + C, base + 2 * C, ld, j, nk, T, tid);
         if (k0 <= wq0 + RW - 1) {
             const uint16_t *kb = sK + cur * BC * LD, *vb = sV + cur * BC * LD;
             float p[MB][NB][4], dp[MB][NB][4];

@@ -198,6 +198,28 @@ static __device__ __forceinline__ void tile_load(uint16_t *dst, const uint16_t *
     }
 }
 
+/* The pipelined walk over key tiles of BC keys (forward, dq): K and V tiles
+ * double-buffered in sK, sV [2][BC][D + 8]; kg, vg the first key's k and v
+ * (row stride ld). Before tile j is used: starts the copy of tile j + 1 (if
+ * j + 1 < nk) into the other buffer, waits for tile j, block barrier. Tile 0
+ * is started by the caller (tile_load of both, cp_async_commit). */
+template <int BC, int D, int NT>
+static __device__ __forceinline__ void kv_tile_wait(uint16_t *sK, uint16_t *sV, const uint16_t *kg,
+                                                    const uint16_t *vg, long ld, int j, int nk,
+                                                    int T, int tid)
+{
+    if (j + 1 < nk) {
+        const int nx = ((j + 1) & 1) * BC * (D + 8);
+        tile_load<BC, D, NT>(sK + nx, kg, ld, (j + 1) * BC, T, tid);
+        tile_load<BC, D, NT>(sV + nx, vg, ld, (j + 1) * BC, T, tid);
+        cp_async_commit();
+        cp_async_wait<1>();
+    } else {
+        cp_async_wait<0>();
+    }
+    __syncthreads();
+}
+
 /* Lets kernel k use sm bytes of dynamic shared memory, with the largest
  * shared-memory carve-out (more resident blocks per SM). */
 template <typename K> static inline int flash_prepare(K *k, size_t sm, l720_err *err)
