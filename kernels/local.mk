@@ -22,6 +22,15 @@ TESTS += tests/test_gpu_dense
 tests_test_gpu_dense_SOURCES = tests/test_gpu_dense.cu tests/gpu/host_bf16.h
 tests_test_gpu_dense_LDADD = $(L720_LDADD) -lstdc++
 
+check_PROGRAMS += tests/test_gpu_moe
+TESTS += tests/test_gpu_moe
+tests_test_gpu_moe_SOURCES = tests/test_gpu_moe.cu tests/gpu/host_bf16.h
+tests_test_gpu_moe_LDADD = $(L720_LDADD) -lstdc++
+
+EXTRA_PROGRAMS += bench/bench_moe_layer
+bench_bench_moe_layer_SOURCES = bench/bench_moe_layer.cu
+bench_bench_moe_layer_LDADD = $(L720_LDADD) -lstdc++
+
 EXTRA_PROGRAMS += bench/bench_dense
 bench_bench_dense_SOURCES = bench/bench_dense.cu
 bench_bench_dense_LDADD = $(L720_LDADD) -lstdc++
@@ -32,4 +41,4 @@ bench_bench_peer_LDADD = $(L720_LDADD) -lstdc++
 else
 TESTS += tests/test_gpu_nocuda.sh
 endif
-EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh tests/gpu/dense_run.sh bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_torch.py
+EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh tests/gpu/dense_run.sh tests/gpu/moe_run.sh bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_torch.py
