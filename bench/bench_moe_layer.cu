@@ -190,7 +190,8 @@ static void report(const char *name, const timing &t, int rows, double dense_tot
 {
     printf("%-14s rows %6d  fwd %7.3f ms  bwd %7.3f ms  fwd+bwd %7.3f ms  graph %7.3f ms  "
            "ratio %.3f\n",
-           name, rows, t.fwd, t.bwd, t.total, t.graph, dense_total > 0 ? t.total / dense_total : 1.0);
+           name, rows, t.fwd, t.bwd, t.total, t.graph,
+           dense_total > 0 ? t.total / dense_total : 1.0);
 }
 
 int main(int argc, char **argv)
@@ -253,7 +254,8 @@ int main(int argc, char **argv)
         int E = Es[k];
         size_t W = (size_t)E * H * C;
         float *router = (float *)dev_rand((size_t)E * C, 0.02, false);
-        uint16_t *m1 = (uint16_t *)dev_rand(W, 0.02, true), *m3 = (uint16_t *)dev_rand(W, 0.02, true);
+        uint16_t *m1 = (uint16_t *)dev_rand(W, 0.02, true);
+        uint16_t *m3 = (uint16_t *)dev_rand(W, 0.02, true);
         uint16_t *m2 = (uint16_t *)dev_rand(W, 0.02, true);
         float *g1 = dev<float>(W), *g3 = dev<float>(W), *g2 = dev<float>(W);
         float *gr = dev<float>((size_t)E * C);

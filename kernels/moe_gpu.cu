@@ -15,7 +15,10 @@
  * Dropless evaluation, and training in `tight` mode, read the largest load
  * back (one synchronisation) and pad to it instead of the capacity.
  * Rounding to 16 rows keeps every per-expert block 256-byte aligned (C and H
- * are multiples of 16), which the product kernels assume. */
+ * are multiples of 16), as the product kernels prefer.
+ * Precision: router logits, softmax, aux sums and the router gradient in
+ * fp32 (aux in double); expert products bf16 x bf16 with fp32 sums; h1, h3,
+ * act, dact, dh1, dh3 stored as bf16, ys and dxs fp32. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,8 +122,8 @@ extern "C" void l720_moe_gpu_free(l720_moe_gpu *m)
 static int check_sizes(int max_N, int C, int H, int E, l720_err *err)
 {
     if (E < 1 || E > MOE_MAX_E)
-        return l720_err_set(err, L720_EINPUT, "moe_gpu: field 'E': expected 1 .. %d experts, got %d",
-                            MOE_MAX_E, E);
+        return l720_err_set(err, L720_EINPUT,
+                            "moe_gpu: field 'E': expected 1 .. %d experts, got %d", MOE_MAX_E, E);
     if (max_N < 1)
         return l720_err_set(err, L720_EINPUT, "moe_gpu: field 'max_N': expected >= 1, got %d",
                             max_N);

@@ -4,7 +4,8 @@
  * repeat). The CPU layer gets the same bf16-rounded x, w1, w3, w2 and dout
  * the GPU reads (router fp32 on both). Every written output is poisoned with
  * NaN before each run; out (accumulated into) starts from random values.
- * Error: max |gpu - cpu| / max |cpu| over the whole tensor. Tolerances:
+ * Error of a tensor: ||gpu - cpu|| / ||cpu|| over the whole tensor (the
+ * max-norm max |gpu - cpu| / max |cpu| is printed beside it). Tolerances:
  *   routing: expert ids equal on every token (a mismatch is only excused,
  *   and counted, when the CPU's two probabilities are within 1e-6)
  *   fp32 results: aux balance and z-loss; dx and drouter of the auxiliary
@@ -35,15 +36,19 @@ static int tap_n, tap_failed;
 static vector<std::string> table;
 static l720_err err;
 
-static void check(double e, double tol, const std::string &name)
+/* e: the checked error; mx: the max-norm error, shown (< 0: none) */
+static void check(double e, double tol, const std::string &name, double mx = -1)
 {
     bool pass = e <= tol; /* NaN fails */
     printf("%s %d - %s: %.3g (tolerance %.0e)\n", pass ? "ok" : "not ok", ++tap_n, name.c_str(), e,
            tol);
     fflush(stdout);
     tap_failed += !pass;
-    char buf[200];
-    snprintf(buf, sizeof buf, "%-44s %10.3g %8.0e %s", name.c_str(), e, tol, pass ? "ok" : "FAIL");
+    char buf[240], m[32] = "";
+    if (mx >= 0 || mx != mx)
+        snprintf(m, sizeof m, "%10.3g", mx);
+    snprintf(buf, sizeof buf, "%-48s %10.3g %10s %8.0e %s", name.c_str(), e, m, tol,
+             pass ? "ok" : "FAIL");
     table.push_back(buf);
 }
 
@@ -80,6 +85,16 @@ static vf randv(size_t n, double sc, bool bf)
             x = h_bf2f(h_f2bf(x));
     }
     return v;
+}
+/* ||a - b|| / ||b|| */
+static double relerr(const vf &a, const vf &b)
+{
+    double n = 0, d = 0;
+    for (size_t i = 0; i < a.size(); i++) {
+        n += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        d += (double)b[i] * b[i];
+    }
+    return sqrt(n / (d > 0 ? d : 1));
 }
 /* max |a - b| / max |b| */
 static double maxrel(const vf &a, const vf &b)
@@ -256,17 +271,18 @@ static void test_case(l720_gemm *g, const tcase &t, bool rerun)
     vf gout(NC);
     for (size_t i = 0; i < NC; i++)
         gout[i] = o.out[i] - out0[i];
-    check(maxrel(gout, cout), 1e-2, p + "out (+=)");
-    check(maxrel(o.dx, cdx), 1e-2, p + "dx");
-    check(maxrel(o.drouter, cdr), 1e-2, p + "drouter");
-    check(maxrel(o.dw1, c1), 1e-2, p + "dw1");
-    check(maxrel(o.dw3, c3), 1e-2, p + "dw3");
-    check(maxrel(o.dw2, c2), 1e-2, p + "dw2");
+    check(relerr(gout, cout), 1e-2, p + "out (+=)", maxrel(gout, cout));
+    check(relerr(o.dx, cdx), 1e-2, p + "dx", maxrel(o.dx, cdx));
+    check(relerr(o.drouter, cdr), 1e-2, p + "drouter", maxrel(o.drouter, cdr));
+    check(relerr(o.dw1, c1), 1e-2, p + "dw1", maxrel(o.dw1, c1));
+    check(relerr(o.dw3, c3), 1e-2, p + "dw3", maxrel(o.dw3, c3));
+    check(relerr(o.dw2, c2), 1e-2, p + "dw2", maxrel(o.dw2, c2));
 
     /* the auxiliary terms alone: fp32 all the way */
     gpu_out z = run_gpu(m, g, d, out0, t.cf, d.dzero, bc, zc);
-    check(maxrel(z.dx, adx), 1e-5, p + "dx, aux terms only (fp32)");
-    check(maxrel(z.drouter, adr), 1e-5, p + "drouter, aux terms only (fp32)");
+    check(relerr(z.dx, adx), 1e-5, p + "dx, aux terms only (fp32)", maxrel(z.dx, adx));
+    check(relerr(z.drouter, adr), 1e-5, p + "drouter, aux terms only (fp32)",
+          maxrel(z.drouter, adr));
 
     if (rerun) {
         gpu_out r = run_gpu(m, g, d, out0, t.cf, d.dout, bc, zc);
@@ -335,7 +351,7 @@ int main(int argc, char **argv)
     test_bad_input(g);
     l720_gemm_free(g);
     printf("1..%d\n", tap_n);
-    printf("# %-44s %10s %8s\n", "check (max|diff|/max|ref|)", "error", "tol");
+    printf("# %-48s %10s %10s %8s\n", "check", "error", "max-norm", "tol");
     for (auto &r : table)
         printf("# %s\n", r.c_str());
     return tap_failed ? 1 : 0;
