@@ -178,6 +178,18 @@ extern "C" int l720_moe_gpu_rows(const l720_moe_gpu *m) { return m->used; }
 extern "C" const float *l720_moe_gpu_aux(const l720_moe_gpu *m) { return m->aux; }
 extern "C" const int32_t *l720_moe_gpu_expert(const l720_moe_gpu *m) { return m->expert; }
 
+/* The kernels read x, dout and the router and write out and dx with 16-byte
+ * vector accesses. */
+static int check_aligned(const void *const *p, const char *const *name, int n, l720_err *err)
+{
+    for (int i = 0; i < n; i++)
+        if ((uintptr_t)p[i] % 16)
+            return l720_err_set(err, L720_EINPUT,
+                                "moe_gpu: field '%s': expected a 16-byte aligned device pointer",
+                                name[i]);
+    return L720_OK;
+}
+
 /* An operand of an expert product: a row buffer (wst 0: expert e's block
  * starts at row roff_e) or a weight tensor (expert e at e * wst elements). */
 typedef struct eop {
@@ -283,6 +295,10 @@ extern "C" int l720_moe_gpu_forward(l720_moe_gpu *m, l720_gemm *g, float *out, c
     if (N < 0 || N > m->max_N)
         return l720_err_set(err, L720_EINPUT, "moe_gpu: field 'N': expected 0 .. %d tokens, got %d",
                             m->max_N, N);
+    const void *ptr[3] = {out, x, router};
+    const char *nm[3] = {"out", "x", "router"};
+    if (check_aligned(ptr, nm, 3, err))
+        return err->code;
     m->N = N;
     m->used = 0;
     if (N == 0) {
@@ -319,6 +335,10 @@ extern "C" int l720_moe_gpu_backward(l720_moe_gpu *m, l720_gemm *g, float *dx, f
     cudaStream_t s = (cudaStream_t)stream;
     int N = m->N, C = m->C, H = m->H, E = m->E;
     size_t wsz = sizeof(float) * (size_t)E * H * C;
+    const void *ptr[3] = {dx, dout, x};
+    const char *nm[3] = {"dx", "dout", "x"};
+    if (check_aligned(ptr, nm, 3, err))
+        return err->code;
     if (N == 0) {
         GPU_CK(cudaMemsetAsync(dw1, 0, wsz, s));
         GPU_CK(cudaMemsetAsync(dw3, 0, wsz, s));

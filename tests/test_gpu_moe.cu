@@ -315,6 +315,9 @@ static void test_bad_input(l720_gemm *g)
     int rc = l720_moe_gpu_forward(m, g, out, NULL, NULL, NULL, NULL, NULL, 65, 1.25f, 0, &err);
     printf("# %s\n", err.msg);
     check(rc == L720_EINPUT ? 0 : 1, 0, "bad input: N > max_N refused (code 2)");
+    rc = l720_moe_gpu_forward(m, g, out + 1, NULL, NULL, NULL, NULL, NULL, 64, 1.25f, 0, &err);
+    printf("# %s\n", err.msg);
+    check(rc == L720_EINPUT ? 0 : 1, 0, "bad input: misaligned out refused (code 2)");
     l720_moe_gpu_free(m);
     cudaFree(out);
 }
