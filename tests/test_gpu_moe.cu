@@ -11,7 +11,8 @@
  *   fp32 results: aux balance and z-loss; dx and drouter of the auxiliary
  *   terms alone (dout = 0)                                     <= 1e-5
  *   bf16 paths: out, dx, drouter, dw1, dw3, dw2                <= 1e-2
- *   a second forward + backward bitwise identical; bad sizes refused (2). */
+ *   a second forward + backward bitwise identical; bad sizes and a
+ *   misaligned pointer refused (code 2). */
 #include <cuda_runtime.h>
 
 #include <cmath>
