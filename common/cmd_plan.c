@@ -66,10 +66,8 @@ static int parse(const char *query, const char *synopsis, const char *about, con
 {
     char cmd[64];
     snprintf(cmd, sizeof cmd, "plan %s", query);
-    int rc = l720_opts_parse(cmd, opts, 0, argc, argv, NULL, 0, NULL, err);
-    if (rc == L720_HELP)
-        l720_opts_usage(io->out, cmd, synopsis, about, opts);
-    return rc;
+    return l720_opts_parse_or_usage(io->out, cmd, synopsis, about, opts, 0, argc, argv, NULL, 0,
+                                    NULL, err);
 }
 
 /* A Chinchilla law does not depend on E: plan a dense model unless told otherwise. */

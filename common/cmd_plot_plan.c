@@ -176,15 +176,12 @@ int l720_cmd_plot_plan(int argc, char **argv, const l720_cmdio *io, cJSON **resu
         {0}};
     char *pos[1];
     int npos = 0;
-    int rc = l720_opts_parse("plot plan", opts, 0, argc, argv, pos, 1, &npos, err);
-    if (rc == L720_HELP) {
-        l720_opts_usage(io->out, "plot plan", "isoflop|memory --flops F [--experts LIST]",
-                        "isoflop: loss vs N_act at a fixed FLOP budget, one curve per E, optima marked.\n"
-                        "memory:  loss of the best plan vs memory budget, one curve per E, the best E\n"
-                        "         shaded by region and known machines' memory marked.",
-                        opts);
-        return rc;
-    }
+    int rc = l720_opts_parse_or_usage(
+        io->out, "plot plan", "isoflop|memory --flops F [--experts LIST]",
+        "isoflop: loss vs N_act at a fixed FLOP budget, one curve per E, optima marked.\n"
+        "memory:  loss of the best plan vs memory budget, one curve per E, the best E\n"
+        "         shaded by region and known machines' memory marked.",
+        opts, 0, argc, argv, pos, 1, &npos, err);
     if (rc)
         return rc;
     if (npos != 1 || (strcmp(pos[0], "isoflop") && strcmp(pos[0], "memory")))
