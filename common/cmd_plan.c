@@ -30,7 +30,8 @@ typedef struct plan_args {
 #define OPT_KV_BYTES {"kv-bytes", L720_OPT_DOUBLE, &a->kv_bytes, "B", "bytes per KV-cache value (default: --bytes-per-param)"}
 #define OPT_KV_TOKENS {"kv-tokens", L720_OPT_DOUBLE, &a->kv_tokens, "T", "tokens of KV cache held beside the model (default 16384)"}
 
-static void args_init(plan_args *a)
+/* Sets every option to "not given" (bytes per parameter to its default 2). */
+static plan_args *args_init(plan_args *a)
 {
     memset(a, 0, sizeof *a);
     a->flops = a->kv_tokens = a->inference_tokens = a->kv_bytes = a->memory_bytes = NAN;
@@ -38,6 +39,7 @@ static void args_init(plan_args *a)
     a->d_model = a->experts_one = NAN;
     a->peer_experts = a->peer_heads = a->peer_topk = a->peer_dkey = a->peer_layers = NAN;
     a->bytes_per_param = 2;
+    return a;
 }
 
 /* A required positive option. */
@@ -70,10 +72,39 @@ static int parse(const char *query, const char *synopsis, const char *about, con
                                     NULL, err);
 }
 
-/* A Chinchilla law does not depend on E: plan a dense model unless told otherwise. */
-static const char *default_experts(const char *given, const l720_plan_law *law)
+/* --experts E: def when not given (NAN: required); at least 1. */
+static int expert_count(double *e, double def, l720_err *err)
 {
-    return given ? given : law->kind == L720_LAW_CHINCHILLA ? "1" : NULL;
+    if (isnan(*e) && isnan(def))
+        return l720_err_set(err, L720_EINPUT, "missing --experts");
+    if (isnan(*e))
+        *e = def;
+    if (!(*e >= 1))
+        return l720_err_set(err, L720_EINPUT, "--experts must be >= 1, got %g", *e);
+    return 0;
+}
+
+/* --kv-tokens (default 16384), --bytes-per-param, --kv-bytes (default
+ * --bytes-per-param), checked in that order. */
+static int memory_opts(plan_args *a, l720_err *err)
+{
+    int rc;
+    if ((rc = non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
+        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)))
+        return rc;
+    return non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err);
+}
+
+/* Loads --law, then parses --experts: a Chinchilla law does not depend on E,
+ * so it plans a dense model unless told otherwise. */
+static int law_and_experts(const plan_args *a, l720_plan_law *law, double **ex, size_t *ne,
+                           l720_err *err)
+{
+    int rc = l720_plan_law_load(a->law, law, err);
+    if (rc)
+        return rc;
+    const char *experts = a->experts ? a->experts : law->kind == L720_LAW_CHINCHILLA ? "1" : NULL;
+    return l720_plan_parse_experts(experts, ex, ne, err);
 }
 
 static void add_common(cJSON *r, const char *query, const l720_plan_law *law)
@@ -106,8 +137,7 @@ static void print_points(FILE *out, const char *const *labels, const l720_plan_p
 
 static int q_optimal(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"flops", L720_OPT_DOUBLE, &a->flops, "F", "training FLOP budget (required)"},
         OPT_EXPERTS("1,2,4,...,1024"),
@@ -125,8 +155,7 @@ static int q_optimal(int argc, char **argv, const l720_cmdio *io, cJSON **result
     l720_plan_law law;
     double *ex;
     size_t ne;
-    if ((rc = l720_plan_law_load(a->law, &law, err)) ||
-        (rc = l720_plan_parse_experts(default_experts(a->experts, &law), &ex, &ne, err)))
+    if ((rc = law_and_experts(a, &law, &ex, &ne, err)))
         return rc;
     l720_plan_budget b = l720_plan_budget_default(a->flops);
     b.inference_tokens = a->inference_tokens;
@@ -159,8 +188,7 @@ static int q_optimal(int argc, char **argv, const l720_cmdio *io, cJSON **result
 
 static int q_budget(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"flops", L720_OPT_DOUBLE, &a->flops, "F", "FLOP budget: training, plus inference with --inference-tokens (required)"},
         {"hardware", L720_OPT_STRING, &a->hardware, "NAME", "hardware profile (data/hardware/NAME.json) whose GPU memory is the limit"},
@@ -196,8 +224,7 @@ static int q_budget(int argc, char **argv, const l720_cmdio *io, cJSON **result,
     l720_plan_law law;
     double *ex;
     size_t ne;
-    if ((rc = l720_plan_law_load(a->law, &law, err)) ||
-        (rc = l720_plan_parse_experts(default_experts(a->experts, &law), &ex, &ne, err)))
+    if ((rc = law_and_experts(a, &law, &ex, &ne, err)))
         return rc;
     static const char *names[] = {"compute", "model_memory", "total_memory", "inference"};
     l720_plan_point best[4];
@@ -250,8 +277,7 @@ static int q_budget(int argc, char **argv, const l720_cmdio *io, cJSON **result,
 
 static int q_match(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"dense-params", L720_OPT_DOUBLE, &a->dense_params, "N", "the dense model's parameters, embeddings included (required)"},
         {"dense-tokens", L720_OPT_DOUBLE, &a->dense_tokens, "D", "its training tokens (required)"},
@@ -264,12 +290,9 @@ static int q_match(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
                    opts, argc, argv, io, err);
     if (rc || (rc = need_positive(a->dense_params, "dense-params", err)) ||
         (rc = need_positive(a->dense_tokens, "dense-tokens", err)) ||
-        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)))
+        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)) ||
+        (rc = expert_count(&a->experts_one, NAN, err)))
         return rc;
-    if (isnan(a->experts_one))
-        return l720_err_set(err, L720_EINPUT, "missing --experts");
-    if (!(a->experts_one >= 1))
-        return l720_err_set(err, L720_EINPUT, "--experts must be >= 1, got %g", a->experts_one);
     l720_plan_law law;
     if ((rc = l720_plan_law_load(a->law, &law, err)))
         return rc;
@@ -302,8 +325,7 @@ static int q_match(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
 
 static int q_lr(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"active-params", L720_OPT_DOUBLE, &a->active_params, "N", "active parameters, embeddings included (required)"},
         {"experts", L720_OPT_DOUBLE, &a->experts_one, "E", "experts (default 1)"},
@@ -314,12 +336,9 @@ static int q_lr(int argc, char **argv, const l720_cmdio *io, cJSON **result, l72
                    "  LR = exp(8.39 - 0.81 ln N_act_nonembedding - 0.25 ln E)\n"
                    "(the embeddings, 2 d_model V with the GPT-2 vocabulary, are subtracted first).",
                    opts, argc, argv, io, err);
-    if (rc || (rc = need_positive(a->active_params, "active-params", err)))
+    if (rc || (rc = need_positive(a->active_params, "active-params", err)) ||
+        (rc = expert_count(&a->experts_one, 1, err)))
         return rc;
-    if (isnan(a->experts_one))
-        a->experts_one = 1;
-    if (!(a->experts_one >= 1))
-        return l720_err_set(err, L720_EINPUT, "--experts must be >= 1, got %g", a->experts_one);
     double d, nonemb;
     if (a->non_embedding) {
         nonemb = a->active_params;
@@ -413,8 +432,7 @@ static void print_grid(FILE *out, const double *flops, size_t nf, const l720_har
 
 static int q_table(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"budgets", L720_OPT_STRING, &a->budgets, "LIST", "FLOP budgets: 1e20,1e21 or A:B for powers of ten (default 1e18:1e25)"},
         {"hardware", L720_OPT_STRING, &a->hardware, "LIST", "machines whose memory limits the model (default rtx4090,h100-sxm,8xh100)"},
@@ -424,17 +442,14 @@ static int q_table(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
                    "The optimal expert count (and its N_act, D, loss) for each FLOP budget under\n"
                    "each machine's memory, counting a KV cache (the joint-MoE paper's Table 2).",
                    opts, argc, argv, io, err);
-    if (rc || (rc = non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
-        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)) ||
-        (rc = non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err)))
+    if (rc || (rc = memory_opts(a, err)))
         return rc;
     l720_plan_law law;
     double *ex = NULL, *flops = NULL, *mem = NULL;
     size_t ne, nf, nh;
     l720_hardware *hw = NULL;
     l720_plan_point *grid = NULL;
-    if ((rc = l720_plan_law_load(a->law, &law, err)) ||
-        (rc = l720_plan_parse_experts(default_experts(a->experts, &law), &ex, &ne, err)) ||
+    if ((rc = law_and_experts(a, &law, &ex, &ne, err)) ||
         (rc = l720_plan_parse_numbers(a->budgets ? a->budgets : "1e18:1e25", "budgets", &flops,
                                       &nf, err)) ||
         (rc = load_hardware_list(a->hardware ? a->hardware : "rtx4090,h100-sxm,8xh100", &hw, &nh,
@@ -506,8 +521,7 @@ done:
 
 static int q_shape(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"d-model", L720_OPT_DOUBLE, &a->d_model, "D", "the width (one of --d-model, --total-params, --active-params)"},
         {"total-params", L720_OPT_DOUBLE, &a->total_params, "N", "find the width with this many parameters"},
@@ -526,14 +540,8 @@ static int q_shape(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
                    "parameter count (continuous and rounded to a multiple of 64). With --peer-experts\n"
                    "the FFNs of --peer-layers blocks are PEER layers.",
                    opts, argc, argv, io, err);
-    if (rc || (rc = non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
-        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)) ||
-        (rc = non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err)))
+    if (rc || (rc = memory_opts(a, err)) || (rc = expert_count(&a->experts_one, 1, err)))
         return rc;
-    if (isnan(a->experts_one))
-        a->experts_one = 1;
-    if (!(a->experts_one >= 1))
-        return l720_err_set(err, L720_EINPUT, "--experts must be >= 1, got %g", a->experts_one);
     int given = !isnan(a->d_model) + !isnan(a->total_params) + !isnan(a->active_params);
     if (given != 1)
         return l720_err_set(err, L720_EINPUT,
