@@ -369,34 +369,24 @@ static int q_lr(int argc, char **argv, const l720_cmdio *io, cJSON **result, l72
 
 /* ---- plan table ------------------------------------------------------------ */
 
-/* Splits a comma-separated list of hardware names and loads each. */
+/* Loads each machine of a comma-separated list into a new array. */
 static int load_hardware_list(const char *list, l720_hardware **hw, size_t *n, l720_err *err)
 {
-    *hw = NULL, *n = 0;
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", list);
     size_t cap = 1;
-    for (const char *p = buf; *p; p++)
+    for (const char *p = list; *p; p++)
         cap += *p == ',';
+    *n = 0;
     *hw = calloc(cap, sizeof **hw);
     if (!*hw)
         return l720_err_set(err, L720_EFAIL, "out of memory");
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int rc = l720_hardware_load(tok, &(*hw)[*n], err);
-        if (rc) {
-            free(*hw);
-            *hw = NULL, *n = 0;
-            return rc;
-        }
-        (*n)++;
-    }
-    if (*n == 0) {
+    int rc = l720_hardware_load_list(list, *hw, cap, n, err);
+    if (!rc && *n == 0)
+        rc = l720_err_set(err, L720_EINPUT, "--hardware: expected a list of profile names");
+    if (rc) {
         free(*hw);
-        *hw = NULL;
-        return l720_err_set(err, L720_EINPUT, "--hardware: expected a list of profile names");
+        *hw = NULL, *n = 0;
     }
-    return 0;
+    return rc;
 }
 
 /* The grid as text: one row per budget, one column per machine. */

@@ -139,23 +139,6 @@ done:
     return rc;
 }
 
-/* Loads each name of a comma-separated list (unknown names are errors). */
-static int load_machines(const char *list, l720_hardware *hw, size_t max, size_t *n,
-                         l720_err *err)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", list);
-    *n = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ",", &save); t && *n < max; t = strtok_r(NULL, ",", &save)) {
-        int rc = l720_hardware_load(t, &hw[*n], err);
-        if (rc)
-            return rc;
-        (*n)++;
-    }
-    return 0;
-}
-
 int l720_cmd_plot_plan(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
     plot_args A = {.flops = NAN, .kv_tokens = 16384, .bytes_per_param = 2, .mem_min = 1e9,
@@ -208,8 +191,8 @@ int l720_cmd_plot_plan(int argc, char **argv, const l720_cmdio *io, cJSON **resu
                                       err)))
         return rc;
     if (!is_iso &&
-        (rc = load_machines(a->hardware ? a->hardware : "rtx4090,h100-sxm,h200,8xh100", hw, 16,
-                            &nh, err))) {
+        (rc = l720_hardware_load_list(a->hardware ? a->hardware : "rtx4090,h100-sxm,h200,8xh100",
+                                      hw, 16, &nh, err))) {
         free(ex);
         return rc;
     }

@@ -170,6 +170,22 @@ done:
     return rc;
 }
 
+int l720_hardware_load_list(const char *list, l720_hardware *hw, size_t max, size_t *n,
+                            l720_err *err)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    *n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t && *n < max; t = strtok_r(NULL, ",", &save)) {
+        int rc = l720_hardware_load(t, &hw[*n], err);
+        if (rc)
+            return rc;
+        (*n)++;
+    }
+    return 0;
+}
+
 /* y at v on the piecewise-linear curve through (x[i], y[i]), x ascending and
  * n >= 1, held at its ends; loglog: linear in log x and log y. */
 static double interpolate(const double *x, const double *y, size_t n, double v, int loglog)
