@@ -42,26 +42,6 @@ static plan_args *args_init(plan_args *a)
     return a;
 }
 
-/* A required positive option. */
-static int need_positive(double v, const char *name, l720_err *err)
-{
-    if (isnan(v))
-        return l720_err_set(err, L720_EINPUT, "missing --%s", name);
-    if (!(v > 0))
-        return l720_err_set(err, L720_EINPUT, "--%s must be positive, got %g", name, v);
-    return 0;
-}
-
-/* An optional option that must be >= 0 when given; def otherwise. */
-static int non_negative(double *v, double def, const char *name, l720_err *err)
-{
-    if (isnan(*v))
-        *v = def;
-    if (!(*v >= 0))
-        return l720_err_set(err, L720_EINPUT, "--%s must be >= 0, got %g", name, *v);
-    return 0;
-}
-
 /* Parses the options of one query; prints its help on --help. */
 static int parse(const char *query, const char *synopsis, const char *about, const l720_opt *opts,
                  int argc, char **argv, const l720_cmdio *io, l720_err *err)
@@ -89,10 +69,10 @@ static int expert_count(double *e, double def, l720_err *err)
 static int memory_opts(plan_args *a, l720_err *err)
 {
     int rc;
-    if ((rc = non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
-        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)))
+    if ((rc = l720_opt_non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
+        (rc = l720_opt_positive(a->bytes_per_param, "bytes-per-param", err)))
         return rc;
-    return non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err);
+    return l720_opt_non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err);
 }
 
 /* Loads --law, then parses --experts: a Chinchilla law does not depend on E,
@@ -149,8 +129,8 @@ static int q_optimal(int argc, char **argv, const l720_cmdio *io, cJSON **result
                    "Compute-optimal active parameters, tokens and loss for each expert count\n"
                    "(closed form: 6 N_act D = F; with --inference-tokens, 6 N D + 2 N D_INF = F).",
                    opts, argc, argv, io, err);
-    if (rc || (rc = need_positive(a->flops, "flops", err)) ||
-        (rc = non_negative(&a->inference_tokens, 0, "inference-tokens", err)))
+    if (rc || (rc = l720_opt_positive(a->flops, "flops", err)) ||
+        (rc = l720_opt_non_negative(&a->inference_tokens, 0, "inference-tokens", err)))
         return rc;
     l720_plan_law law;
     double *ex;
@@ -206,11 +186,11 @@ static int q_budget(int argc, char **argv, const l720_cmdio *io, cJSON **result,
         "                T tokens of 2 n_blocks d_model values at --kv-bytes each\n"
         "  inference     total_memory, and 6 N_act D + 2 N_act D_INF = F (with --inference-tokens)",
         opts, argc, argv, io, err);
-    if (rc || (rc = need_positive(a->flops, "flops", err)) ||
-        (rc = non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
-        (rc = non_negative(&a->inference_tokens, 0, "inference-tokens", err)) ||
-        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)) ||
-        (rc = non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err)))
+    if (rc || (rc = l720_opt_positive(a->flops, "flops", err)) ||
+        (rc = l720_opt_non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
+        (rc = l720_opt_non_negative(&a->inference_tokens, 0, "inference-tokens", err)) ||
+        (rc = l720_opt_positive(a->bytes_per_param, "bytes-per-param", err)) ||
+        (rc = l720_opt_non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err)))
         return rc;
     l720_hardware hw;
     memset(&hw, 0, sizeof hw);
@@ -219,7 +199,7 @@ static int q_budget(int argc, char **argv, const l720_cmdio *io, cJSON **result,
     if (a->hardware && (rc = l720_hardware_load(a->hardware, &hw, err)))
         return rc;
     double mem = isnan(a->memory_bytes) ? hw.memory_bytes : a->memory_bytes;
-    if ((rc = need_positive(mem, "memory-bytes", err)))
+    if ((rc = l720_opt_positive(mem, "memory-bytes", err)))
         return rc;
     l720_plan_law law;
     double *ex;
@@ -288,9 +268,9 @@ static int q_match(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
                    "The MoE with the same total parameters and the same training FLOPs as a\n"
                    "dense model: its active parameters, tokens and loss beside the dense one's.",
                    opts, argc, argv, io, err);
-    if (rc || (rc = need_positive(a->dense_params, "dense-params", err)) ||
-        (rc = need_positive(a->dense_tokens, "dense-tokens", err)) ||
-        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)) ||
+    if (rc || (rc = l720_opt_positive(a->dense_params, "dense-params", err)) ||
+        (rc = l720_opt_positive(a->dense_tokens, "dense-tokens", err)) ||
+        (rc = l720_opt_positive(a->bytes_per_param, "bytes-per-param", err)) ||
         (rc = expert_count(&a->experts_one, NAN, err)))
         return rc;
     l720_plan_law law;
@@ -336,7 +316,7 @@ static int q_lr(int argc, char **argv, const l720_cmdio *io, cJSON **result, l72
                    "  LR = exp(8.39 - 0.81 ln N_act_nonembedding - 0.25 ln E)\n"
                    "(the embeddings, 2 d_model V with the GPT-2 vocabulary, are subtracted first).",
                    opts, argc, argv, io, err);
-    if (rc || (rc = need_positive(a->active_params, "active-params", err)) ||
+    if (rc || (rc = l720_opt_positive(a->active_params, "active-params", err)) ||
         (rc = expert_count(&a->experts_one, 1, err)))
         return rc;
     double d, nonemb;
@@ -557,16 +537,16 @@ static int q_shape(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
     const double V = L720_GPT2_VOCAB, E = a->experts_one;
     double d_exact;
     if (!isnan(a->d_model)) {
-        if ((rc = need_positive(a->d_model, "d-model", err)))
+        if ((rc = l720_opt_positive(a->d_model, "d-model", err)))
             return rc;
         d_exact = a->d_model;
     } else if (!isnan(a->total_params)) {
-        if ((rc = need_positive(a->total_params, "total-params", err)))
+        if ((rc = l720_opt_positive(a->total_params, "total-params", err)))
             return rc;
         d_exact = peer ? l720_peer_model_d_for_total(&p, layers, a->total_params, V)
                        : l720_shape_d_for_total(a->total_params, E, V);
     } else {
-        if ((rc = need_positive(a->active_params, "active-params", err)))
+        if ((rc = l720_opt_positive(a->active_params, "active-params", err)))
             return rc;
         d_exact = l720_shape_d_for_active(a->active_params, V);
     }

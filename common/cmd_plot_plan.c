@@ -171,10 +171,8 @@ int l720_cmd_plot_plan(int argc, char **argv, const l720_cmdio *io, cJSON **resu
         return l720_err_set(err, L720_EINPUT, "expected what to plot: isoflop or memory, got '%s'",
                             npos ? pos[0] : "");
     int is_iso = !strcmp(pos[0], "isoflop");
-    if (isnan(a->flops))
-        return l720_err_set(err, L720_EINPUT, "missing --flops");
-    if (!(a->flops > 0))
-        return l720_err_set(err, L720_EINPUT, "--flops must be positive, got %g", a->flops);
+    if ((rc = l720_opt_positive(a->flops, "flops", err)))
+        return rc;
     if (!(a->mem_min > 0) || !(a->mem_max > a->mem_min))
         return l720_err_set(err, L720_EINPUT,
                             "--memory-min must be positive and below --memory-max");

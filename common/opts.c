@@ -130,3 +130,21 @@ int l720_opts_parse_or_usage(FILE *out, const char *cmd, const char *synopsis, c
         l720_opts_usage(out, cmd, synopsis, about, opts);
     return rc;
 }
+
+int l720_opt_positive(double v, const char *name, l720_err *err)
+{
+    if (isnan(v))
+        return l720_err_set(err, L720_EINPUT, "missing --%s", name);
+    if (!(v > 0))
+        return l720_err_set(err, L720_EINPUT, "--%s must be positive, got %g", name, v);
+    return 0;
+}
+
+int l720_opt_non_negative(double *v, double def, const char *name, l720_err *err)
+{
+    if (isnan(*v))
+        *v = def;
+    if (!(*v >= 0))
+        return l720_err_set(err, L720_EINPUT, "--%s must be >= 0, got %g", name, *v);
+    return 0;
+}

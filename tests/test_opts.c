@@ -77,5 +77,15 @@ int main(void)
            strstr(text, "About t.") && strstr(text, "--count N"),
        "parse or usage: --help prints the usage");
     free(text);
+
+    double v = NAN;
+    ok(l720_opt_positive(v, "flops", &err) == 2 && !strcmp(err.msg, "missing --flops"),
+       "a required option not given: %s", err.msg);
+    ok(l720_opt_positive(-1, "flops", &err) == 2 && strstr(err.msg, "--flops must be positive"),
+       "a required option not positive: %s", err.msg);
+    ok(l720_opt_non_negative(&v, 7, "kv", &err) == 0 && v == 7, "an optional option's default");
+    v = -2;
+    ok(l720_opt_non_negative(&v, 7, "kv", &err) == 2 && strstr(err.msg, "--kv must be >= 0"),
+       "an optional option below 0: %s", err.msg);
     return tap_done();
 }
