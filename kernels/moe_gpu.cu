@@ -15,7 +15,10 @@
  * Dropless evaluation, and training in `tight` mode, read the largest load
  * back (one synchronisation) and pad to it instead of the capacity.
  * Rounding to 16 rows keeps every per-expert block 256-byte aligned (C and H
- * are multiples of 16), which the product kernels assume. */
+ * are multiples of 16), as the product kernels prefer.
+ * Precision: router logits, softmax, aux sums and the router gradient in
+ * fp32 (aux in double); expert products bf16 x bf16 with fp32 sums; h1, h3,
+ * act, dact, dh1, dh3 stored as bf16, ys and dxs fp32. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +37,7 @@ struct l720_moe_gpu {
     int *hoff;                 /* pinned [E]: compact row offsets */
     int *hrows;                /* [E]: compact rows per expert */
     /* device */
-    float *xf;      /* [max_N, C] x in fp32 for the router products */
+    float *drpart;  /* [ceil(max_N / MOE_DR_CHUNK), E, C] router gradient partial sums */
     float *probs;   /* [max_N, E] logits, then softmax */
     float *lse;     /* [max_N] */
     float *dgate;   /* [max_N] */
@@ -50,11 +53,11 @@ struct l720_moe_gpu {
     int *roff;      /* [E] compact row offsets */
     int *row_tok;   /* [R] token of the row, -1 for a zero row */
     uint16_t *xs;   /* [R, C] bf16 gathered inputs */
-    float *h1, *h3; /* [R, H] */
+    uint16_t *h1, *h3; /* [R, H] bf16 products (the SwiGLU reads them twice) */
     uint16_t *act;  /* [R, H] */
     float *ys;      /* [R, C] expert outputs before the gate */
     uint16_t *dys;  /* [R, C] gate * dout */
-    float *dact;    /* [R, H] */
+    uint16_t *dact; /* [R, H] */
     uint16_t *dh1, *dh3; /* [R, H] */
     float *dxs;     /* [R, C] */
 };
@@ -64,7 +67,7 @@ static int round16(long n) { return (int)((n + 15) / 16 * 16); }
 
 /* The device arrays in allocation order with their sizes in bytes. */
 #define MOE_BUFS(X)                                                                                \
-    X(xf, (size_t)N * C * 4)                                                                       \
+    X(drpart, (size_t)((N + MOE_DR_CHUNK - 1) / MOE_DR_CHUNK) * E * C * 4)                         \
     X(probs, (size_t)N * E * 4)                                                                    \
     X(lse, (size_t)N * 4)                                                                          \
     X(dgate, (size_t)N * 4)                                                                        \
@@ -80,12 +83,12 @@ static int round16(long n) { return (int)((n + 15) / 16 * 16); }
     X(roff, (size_t)E * 4)                                                                         \
     X(row_tok, (size_t)R * 4)                                                                      \
     X(xs, (size_t)R * C * 2)                                                                       \
-    X(h1, (size_t)R * H * 4)                                                                       \
-    X(h3, (size_t)R * H * 4)                                                                       \
+    X(h1, (size_t)R * H * 2)                                                                       \
+    X(h3, (size_t)R * H * 2)                                                                       \
     X(act, (size_t)R * H * 2)                                                                      \
     X(ys, (size_t)R * C * 4)                                                                       \
     X(dys, (size_t)R * C * 2)                                                                      \
-    X(dact, (size_t)R * H * 4)                                                                     \
+    X(dact, (size_t)R * H * 2)                                                                     \
     X(dh1, (size_t)R * H * 2)                                                                      \
     X(dh3, (size_t)R * H * 2)                                                                      \
     X(dxs, (size_t)R * C * 4)
@@ -119,8 +122,8 @@ extern "C" void l720_moe_gpu_free(l720_moe_gpu *m)
 static int check_sizes(int max_N, int C, int H, int E, l720_err *err)
 {
     if (E < 1 || E > MOE_MAX_E)
-        return l720_err_set(err, L720_EINPUT, "moe_gpu: field 'E': expected 1 .. %d experts, got %d",
-                            MOE_MAX_E, E);
+        return l720_err_set(err, L720_EINPUT,
+                            "moe_gpu: field 'E': expected 1 .. %d experts, got %d", MOE_MAX_E, E);
     if (max_N < 1)
         return l720_err_set(err, L720_EINPUT, "moe_gpu: field 'max_N': expected >= 1, got %d",
                             max_N);
@@ -175,6 +178,18 @@ extern "C" int l720_moe_gpu_rows(const l720_moe_gpu *m) { return m->used; }
 extern "C" const float *l720_moe_gpu_aux(const l720_moe_gpu *m) { return m->aux; }
 extern "C" const int32_t *l720_moe_gpu_expert(const l720_moe_gpu *m) { return m->expert; }
 
+/* The kernels read x, dout and the router and write out and dx with 16-byte
+ * vector accesses. */
+static int check_aligned(const void *const *p, const char *const *name, int n, l720_err *err)
+{
+    for (int i = 0; i < n; i++)
+        if ((uintptr_t)p[i] % 16)
+            return l720_err_set(err, L720_EINPUT,
+                                "moe_gpu: field '%s': expected a 16-byte aligned device pointer",
+                                name[i]);
+    return L720_OK;
+}
+
 /* An operand of an expert product: a row buffer (wst 0: expert e's block
  * starts at row roff_e) or a weight tensor (expert e at e * wst elements). */
 typedef struct eop {
@@ -185,7 +200,19 @@ typedef struct eop {
 
 static const char *at(const eop *o, long off) { return (const char *)o->p + off * o->esz; }
 
-/* C_e = alpha op(A_e) op(B_e) + beta C_e for every expert; the expert's rows
+/* A bf16 product with an fp32 (esz 4) or bf16 (esz 2) result. */
+static int gemm_to(int esz, l720_gemm *g, int ta, int tb, int M, int N, int K, const void *A,
+                   long lda, long sa, const void *B, long ldb, long sb, float beta, const void *C,
+                   long ldc, long sc, int batch, cudaStream_t s, l720_err *err)
+{
+    if (esz == 2)
+        return l720_gemm_bf16_out(g, ta, tb, M, N, K, 1.0f, A, lda, sa, B, ldb, sb, beta,
+                                  (void *)C, ldc, sc, batch, s, err);
+    return l720_gemm_bf16(g, ta, tb, M, N, K, 1.0f, A, lda, sa, B, ldb, sb, beta, (float *)C, ldc,
+                          sc, batch, s, err);
+}
+
+/* C_e = op(A_e) op(B_e) + beta C_e for every expert; the expert's rows
  * are the M dimension (rows_k 0) or the K dimension (rows_k 1) of the
  * product; the other dimensions are d1, d2 ((N, K) or (M, N)). */
 static int egemm(l720_moe_gpu *m, l720_gemm *g, int ta, int tb, int rows_k, int d1, int d2,
@@ -198,8 +225,8 @@ static int egemm(l720_moe_gpu *m, l720_gemm *g, int ta, int tb, int rows_k, int 
         int M = rows_k ? d1 : rows, N = rows_k ? d2 : d1, K = rows_k ? rows : d2;
         long sa = A.wst ? A.wst : (long)rows * A.ld, sb = B.wst ? B.wst : (long)rows * B.ld;
         long sc = Cm.wst ? Cm.wst : (long)rows * Cm.ld;
-        return l720_gemm_bf16(g, ta, tb, M, N, K, 1.0f, A.p, A.ld, sa, B.p, B.ld, sb, beta,
-                              (float *)Cm.p, Cm.ld, sc, m->E, s, err);
+        return gemm_to(Cm.esz, g, ta, tb, M, N, K, A.p, A.ld, sa, B.p, B.ld, sb, beta, Cm.p,
+                       Cm.ld, sc, m->E, s, err);
     }
     for (int e = 0; e < m->E; e++) {
         int rows = m->hrows[e];
@@ -212,8 +239,8 @@ static int egemm(l720_moe_gpu *m, l720_gemm *g, int ta, int tb, int rows_k, int 
             continue;
         }
         int M = rows_k ? d1 : rows, N = rows_k ? d2 : d1, K = rows_k ? rows : d2;
-        if (l720_gemm_bf16(g, ta, tb, M, N, K, 1.0f, at(&A, oa), A.ld, 0, at(&B, ob), B.ld, 0,
-                           beta, (float *)at(&Cm, oc), Cm.ld, 0, 1, s, err))
+        if (gemm_to(Cm.esz, g, ta, tb, M, N, K, at(&A, oa), A.ld, 0, at(&B, ob), B.ld, 0, beta,
+                    at(&Cm, oc), Cm.ld, 0, 1, s, err))
             return err->code;
     }
     return L720_OK;
@@ -268,6 +295,10 @@ extern "C" int l720_moe_gpu_forward(l720_moe_gpu *m, l720_gemm *g, float *out, c
     if (N < 0 || N > m->max_N)
         return l720_err_set(err, L720_EINPUT, "moe_gpu: field 'N': expected 0 .. %d tokens, got %d",
                             m->max_N, N);
+    const void *ptr[3] = {out, x, router};
+    const char *nm[3] = {"out", "x", "router"};
+    if (check_aligned(ptr, nm, 3, err))
+        return err->code;
     m->N = N;
     m->used = 0;
     if (N == 0) {
@@ -275,9 +306,7 @@ extern "C" int l720_moe_gpu_forward(l720_moe_gpu *m, l720_gemm *g, float *out, c
         return L720_OK;
     }
     /* router: z = x Wr^T in fp32, softmax, argmax, logsumexp */
-    if (moe_to_f32(m->xf, x, (size_t)N * C, s, err) ||
-        l720_gemm_f32(g, 0, 1, N, E, C, 1.0f, m->xf, C, 0, router, C, 0, 0.0f, m->probs, E, 0, 1,
-                      s, err) ||
+    if (moe_logits(m->probs, x, router, N, E, C, s, err) ||
         moe_route(m->probs, m->lse, m->expert, N, E, s, err) ||
         moe_sort_counts(m->expert, m->lrank, m->ccnt, m->cbase, m->cnt, N, E, s, err) ||
         moe_aux(m->aux, m->part, m->probs, m->lse, m->cnt, N, E, s, err) ||
@@ -286,9 +315,9 @@ extern "C" int l720_moe_gpu_forward(l720_moe_gpu *m, l720_gemm *g, float *out, c
         return err->code;
     /* experts: h1 = xs W1_e^T, h3 = xs W3_e^T, act = silu(h1) h3, ys = act W2_e^T */
     if (egemm(m, g, 0, 1, 0, H, C, rowsb(m->xs, C, 2), wts(w1, C, (long)H * C, 2), 0.0f,
-              rowsb(m->h1, H, 4), s, err) ||
+              rowsb(m->h1, H, 2), s, err) ||
         egemm(m, g, 0, 1, 0, H, C, rowsb(m->xs, C, 2), wts(w3, C, (long)H * C, 2), 0.0f,
-              rowsb(m->h3, H, 4), s, err) ||
+              rowsb(m->h3, H, 2), s, err) ||
         moe_swiglu_fwd(m->act, m->h1, m->h3, (size_t)m->used * H, s, err) ||
         egemm(m, g, 0, 1, 0, C, H, rowsb(m->act, H, 2), wts(w2, H, (long)C * H, 2), 0.0f,
               rowsb(m->ys, C, 4), s, err) ||
@@ -303,10 +332,13 @@ extern "C" int l720_moe_gpu_backward(l720_moe_gpu *m, l720_gemm *g, float *dx, f
                                      const uint16_t *w3, const uint16_t *w2, float balance_coef,
                                      float zloss_coef, void *stream, l720_err *err)
 {
-    (void)x; /* the forward kept it (fp32 copy and gathered rows) */
     cudaStream_t s = (cudaStream_t)stream;
     int N = m->N, C = m->C, H = m->H, E = m->E;
     size_t wsz = sizeof(float) * (size_t)E * H * C;
+    const void *ptr[3] = {dx, dout, x};
+    const char *nm[3] = {"dx", "dout", "x"};
+    if (check_aligned(ptr, nm, 3, err))
+        return err->code;
     if (N == 0) {
         GPU_CK(cudaMemsetAsync(dw1, 0, wsz, s));
         GPU_CK(cudaMemsetAsync(dw3, 0, wsz, s));
@@ -322,7 +354,7 @@ extern "C" int l720_moe_gpu_backward(l720_moe_gpu *m, l720_gemm *g, float *dx, f
         /* dact = dys W2_e; dW2_e = dys^T act; SwiGLU backward; dW1_e, dW3_e = dh^T xs;
          * dxs = dh1 W1_e + dh3 W3_e */
         if (egemm(m, g, 0, 0, 0, H, C, rowsb(m->dys, C, 2), wts(w2, H, (long)C * H, 2), 0.0f,
-                  rowsb(m->dact, H, 4), s, err) ||
+                  rowsb(m->dact, H, 2), s, err) ||
             egemm(m, g, 1, 0, 1, C, H, rowsb(m->dys, C, 2), rowsb(m->act, H, 2), 0.0f,
                   wts(dw2, H, (long)C * H, 4), s, err) ||
             moe_swiglu_bwd(m->dh1, m->dh3, m->dact, m->h1, m->h3, (size_t)m->used * H, s, err) ||
@@ -342,8 +374,7 @@ extern "C" int l720_moe_gpu_backward(l720_moe_gpu *m, l720_gemm *g, float *dx, f
                        balance_coef, zloss_coef, s, err) ||
         l720_gemm_f32(g, 0, 0, N, C, E, 1.0f, m->dz, E, 0, router, C, 0, 1.0f, dx, C, 0, 1, s,
                       err) ||
-        l720_gemm_f32(g, 1, 0, E, C, N, 1.0f, m->dz, E, 0, m->xf, C, 0, 0.0f, drouter, C, 0, 1, s,
-                      err))
+        moe_drouter(drouter, m->drpart, m->dz, x, N, E, C, s, err))
         return err->code;
     return L720_OK;
 }

@@ -20,7 +20,8 @@
  *   router [E, C] fp32; w1, w3 [E*H, C] (expert e: rows e*H ..);
  *   w2 [E*C, H] (expert e: rows e*C ..); bf16 working copies for w1, w3, w2.
  * C and H must be multiples of 16 and 1 <= E <= 1024 (code 2 otherwise);
- * device pointers 16-byte aligned (vector loads).
+ * device pointers 16-byte aligned (vector loads; x, dout, router, out and dx
+ * are checked: code 2).
  */
 #ifndef L720_MOE_GPU_H
 #define L720_MOE_GPU_H

@@ -11,20 +11,136 @@
 
 static unsigned nblk(size_t n, unsigned per) { return (unsigned)((n + per - 1) / per); }
 
-__global__ void k_to_f32(float4 *xf, const uint4 *x, size_t n8)
+/* ---- router products in fp32 from the bf16 x (fixed summation orders) ---- */
+#define LG_TOK 4 /* tokens a warp */
+#define LG_EXP 8 /* experts a block */
+#define DR_UNROLL 8
+
+static __device__ inline float dot8(const float f[8], float4 a, float4 b)
 {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n8)
-        return;
-    float f[8];
-    unpack8(x[i], f);
-    xf[2 * i] = make_float4(f[0], f[1], f[2], f[3]);
-    xf[2 * i + 1] = make_float4(f[4], f[5], f[6], f[7]);
+    return f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y +
+           f[6] * b.z + f[7] * b.w;
 }
 
-int moe_to_f32(float *xf, const uint16_t *x, size_t n, cudaStream_t s, l720_err *err)
+/* Block: 8 warps x LG_TOK tokens, experts blockIdx.y * LG_EXP ..; lanes split
+ * the columns (8 a lane at a time), then a butterfly sum. */
+__global__ void k_logits(float *z, const uint4 *x, const float4 *wr, int N, int E, int C8)
 {
-    k_to_f32<<<nblk(n / 8, 256), 256, 0, s>>>((float4 *)xf, (const uint4 *)x, n / 8);
+    int w = threadIdx.x >> 5, l = threadIdx.x & 31;
+    int t0 = (blockIdx.x * WARPS + w) * LG_TOK, e0 = blockIdx.y * LG_EXP;
+    float acc[LG_TOK][LG_EXP];
+#pragma unroll
+    for (int j = 0; j < LG_TOK; j++)
+#pragma unroll
+        for (int k = 0; k < LG_EXP; k++)
+            acc[j][k] = 0.0f;
+    for (int c = l; c < C8; c += 32) {
+        float xv[LG_TOK][8];
+#pragma unroll
+        for (int j = 0; j < LG_TOK; j++) {
+            if (t0 + j < N)
+                unpack8(x[(size_t)(t0 + j) * C8 + c], xv[j]);
+            else
+#pragma unroll
+                for (int q = 0; q < 8; q++)
+                    xv[j][q] = 0.0f;
+        }
+#pragma unroll
+        for (int k = 0; k < LG_EXP; k++) {
+            if (e0 + k >= E)
+                break;
+            float4 a = __ldg(wr + ((size_t)(e0 + k) * C8 + c) * 2);
+            float4 b = __ldg(wr + ((size_t)(e0 + k) * C8 + c) * 2 + 1);
+#pragma unroll
+            for (int j = 0; j < LG_TOK; j++)
+                acc[j][k] += dot8(xv[j], a, b);
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < LG_TOK; j++)
+#pragma unroll
+        for (int k = 0; k < LG_EXP; k++) {
+            float v = warp_sum(acc[j][k]);
+            if (l == j * LG_EXP + k && t0 + j < N && e0 + k < E)
+                z[(size_t)(t0 + j) * E + e0 + k] = v;
+        }
+}
+
+int moe_logits(float *z, const uint16_t *x, const float *router, int N, int E, int C,
+               cudaStream_t s, l720_err *err)
+{
+    dim3 grid(nblk((size_t)N, WARPS * LG_TOK), (unsigned)((E + LG_EXP - 1) / LG_EXP));
+    k_logits<<<grid, 256, 0, s>>>(z, (const uint4 *)x, (const float4 *)router, N, E, C / 8);
+    GPU_LAUNCHED();
+    return L720_OK;
+}
+
+/* dWr partial sums: block (token chunk, LG_EXP experts); a thread holds 8
+ * columns x LG_EXP experts and walks the chunk's tokens in order. */
+__global__ void k_drouter_part(float *part, const float *dz, const uint4 *x, int N, int E, int C8)
+{
+    __shared__ float g[MOE_DR_CHUNK][LG_EXP];
+    int n0 = blockIdx.x * MOE_DR_CHUNK, e0 = blockIdx.y * LG_EXP;
+    int nn = min(MOE_DR_CHUNK, N - n0);
+    for (int i = threadIdx.x; i < MOE_DR_CHUNK * LG_EXP; i += blockDim.x) {
+        int r = i / LG_EXP, k = i % LG_EXP;
+        g[r][k] = r < nn && e0 + k < E ? dz[(size_t)(n0 + r) * E + e0 + k] : 0.0f;
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < C8; c += blockDim.x) {
+        float acc[LG_EXP][8];
+#pragma unroll
+        for (int k = 0; k < LG_EXP; k++)
+#pragma unroll
+            for (int q = 0; q < 8; q++)
+                acc[k][q] = 0.0f;
+        for (int r0 = 0; r0 < nn; r0 += DR_UNROLL) { /* loads issued together, sums in order */
+            uint4 xr[DR_UNROLL];
+#pragma unroll
+            for (int u = 0; u < DR_UNROLL; u++)
+                xr[u] = r0 + u < nn ? x[(size_t)(n0 + r0 + u) * C8 + c] : make_uint4(0, 0, 0, 0);
+#pragma unroll
+            for (int u = 0; u < DR_UNROLL; u++) {
+                float f[8];
+                unpack8(xr[u], f);
+#pragma unroll
+                for (int k = 0; k < LG_EXP; k++)
+#pragma unroll
+                    for (int q = 0; q < 8; q++)
+                        acc[k][q] = fmaf(g[r0 + u][k], f[q], acc[k][q]);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < LG_EXP; k++) {
+            if (e0 + k >= E)
+                break;
+            float4 *o = (float4 *)(part + ((size_t)blockIdx.x * E + e0 + k) * C8 * 8) + 2 * c;
+            o[0] = make_float4(acc[k][0], acc[k][1], acc[k][2], acc[k][3]);
+            o[1] = make_float4(acc[k][4], acc[k][5], acc[k][6], acc[k][7]);
+        }
+    }
+}
+
+__global__ void k_drouter_sum(float *dr, const float *part, int nch, size_t n)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    float t = 0.0f;
+    for (int c = 0; c < nch; c++)
+        t += part[(size_t)c * n + i];
+    dr[i] = t;
+}
+
+int moe_drouter(float *drouter, float *part, const float *dz, const uint16_t *x, int N, int E,
+                int C, cudaStream_t s, l720_err *err)
+{
+    int nch = (N + MOE_DR_CHUNK - 1) / MOE_DR_CHUNK;
+    dim3 grid((unsigned)nch, (unsigned)((E + LG_EXP - 1) / LG_EXP));
+    k_drouter_part<<<grid, 128, 0, s>>>(part, dz, (const uint4 *)x, N, E, C / 8);
+    GPU_LAUNCHED();
+    size_t n = (size_t)E * C;
+    k_drouter_sum<<<nblk(n, 256), 256, 0, s>>>(drouter, part, nch, n);
     GPU_LAUNCHED();
     return L720_OK;
 }
@@ -338,61 +454,58 @@ int moe_scatter_dx(float *dx, const float *dxs, const int *tok_row, int N, int C
     return L720_OK;
 }
 
-/* ---- SwiGLU pointwise, 4 elements a thread ---- */
+/* ---- SwiGLU pointwise on bf16 rows, 8 elements a thread ---- */
 static __device__ inline float silu_sg(float z) { return 1.0f / (1.0f + expf(-z)); }
 
-static __device__ inline uint2 pack4(float a, float b, float c, float d)
-{
-    return make_uint2((uint32_t)f2bf(a) | ((uint32_t)f2bf(b) << 16),
-                      (uint32_t)f2bf(c) | ((uint32_t)f2bf(d) << 16));
-}
-
-__global__ void k_swiglu_fwd(uint2 *act, const float4 *h1, const float4 *h3, size_t n4)
+__global__ void k_swiglu_fwd(uint4 *act, const uint4 *h1, const uint4 *h3, size_t n8)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n4)
+    if (i >= n8)
         return;
-    float4 z = h1[i], u = h3[i];
-    act[i] = pack4(z.x * silu_sg(z.x) * u.x, z.y * silu_sg(z.y) * u.y, z.z * silu_sg(z.z) * u.z,
-                   z.w * silu_sg(z.w) * u.w);
+    float z[8], u[8], a[8];
+    unpack8(h1[i], z);
+    unpack8(h3[i], u);
+#pragma unroll
+    for (int q = 0; q < 8; q++)
+        a[q] = z[q] * silu_sg(z[q]) * u[q];
+    act[i] = pack8(a);
 }
 
-int moe_swiglu_fwd(uint16_t *act, const float *h1, const float *h3, size_t n, cudaStream_t s,
-                   l720_err *err)
+int moe_swiglu_fwd(uint16_t *act, const uint16_t *h1, const uint16_t *h3, size_t n,
+                   cudaStream_t s, l720_err *err)
 {
-    k_swiglu_fwd<<<nblk(n / 4, 256), 256, 0, s>>>((uint2 *)act, (const float4 *)h1,
-                                                  (const float4 *)h3, n / 4);
+    k_swiglu_fwd<<<nblk(n / 8, 256), 256, 0, s>>>((uint4 *)act, (const uint4 *)h1,
+                                                  (const uint4 *)h3, n / 8);
     GPU_LAUNCHED();
     return L720_OK;
 }
 
-__global__ void k_swiglu_bwd(uint2 *dh1, uint2 *dh3, const float4 *dact, const float4 *h1,
-                             const float4 *h3, size_t n4)
+__global__ void k_swiglu_bwd(uint4 *dh1, uint4 *dh3, const uint4 *dact, const uint4 *h1,
+                             const uint4 *h3, size_t n8)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n4)
+    if (i >= n8)
         return;
-    float z[4], u[4], da[4], a1[4], a3[4];
-    float4 zz = h1[i], uu = h3[i], dd = dact[i];
-    z[0] = zz.x; z[1] = zz.y; z[2] = zz.z; z[3] = zz.w;
-    u[0] = uu.x; u[1] = uu.y; u[2] = uu.z; u[3] = uu.w;
-    da[0] = dd.x; da[1] = dd.y; da[2] = dd.z; da[3] = dd.w;
+    float z[8], u[8], da[8], a1[8], a3[8];
+    unpack8(h1[i], z);
+    unpack8(h3[i], u);
+    unpack8(dact[i], da);
 #pragma unroll
-    for (int q = 0; q < 4; q++) {
+    for (int q = 0; q < 8; q++) {
         float sg = silu_sg(z[q]);
         a3[q] = da[q] * z[q] * sg;
         a1[q] = da[q] * u[q] * sg * (1.0f + z[q] * (1.0f - sg));
     }
-    dh1[i] = pack4(a1[0], a1[1], a1[2], a1[3]);
-    dh3[i] = pack4(a3[0], a3[1], a3[2], a3[3]);
+    dh1[i] = pack8(a1);
+    dh3[i] = pack8(a3);
 }
 
-int moe_swiglu_bwd(uint16_t *dh1, uint16_t *dh3, const float *dact, const float *h1,
-                   const float *h3, size_t n, cudaStream_t s, l720_err *err)
+int moe_swiglu_bwd(uint16_t *dh1, uint16_t *dh3, const uint16_t *dact, const uint16_t *h1,
+                   const uint16_t *h3, size_t n, cudaStream_t s, l720_err *err)
 {
-    k_swiglu_bwd<<<nblk(n / 4, 256), 256, 0, s>>>((uint2 *)dh1, (uint2 *)dh3,
-                                                  (const float4 *)dact, (const float4 *)h1,
-                                                  (const float4 *)h3, n / 4);
+    k_swiglu_bwd<<<nblk(n / 8, 256), 256, 0, s>>>((uint4 *)dh1, (uint4 *)dh3,
+                                                  (const uint4 *)dact, (const uint4 *)h1,
+                                                  (const uint4 *)h3, n / 8);
     GPU_LAUNCHED();
     return L720_OK;
 }

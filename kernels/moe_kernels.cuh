@@ -14,9 +14,16 @@ extern "C" {
 
 #define MOE_CHUNK 256  /* tokens per block of the stable sort */
 #define MOE_MAX_E 1024 /* experts (shared memory of the sort: 8 E ints) */
+#define MOE_DR_CHUNK 128 /* tokens per partial sum of the router gradient */
 
-/* xf[n] = x[n] (bf16 to fp32). */
-int moe_to_f32(float *xf, const uint16_t *x, size_t n, cudaStream_t s, l720_err *err);
+/* z [N, E] = x Wr^T in fp32 from x [N, C] bf16 and router [E, C] fp32. */
+int moe_logits(float *z, const uint16_t *x, const float *router, int N, int E, int C,
+               cudaStream_t s, l720_err *err);
+
+/* drouter [E, C] = dz^T x in fp32 (written); part: [ceil(N / MOE_DR_CHUNK),
+ * E, C] scratch of partial sums over token chunks, added in chunk order. */
+int moe_drouter(float *drouter, float *part, const float *dz, const uint16_t *x, int N, int E,
+                int C, cudaStream_t s, l720_err *err);
 
 /* probs [N, E]: logits in, softmax out; lse [N]; expert [N] = argmax
  * (lowest index on ties). */
@@ -45,12 +52,12 @@ int moe_place(const int *expert, const int *lrank, const int *cbase, int N, int 
 int moe_gather_x(uint16_t *xs, const uint16_t *x, const int *row_tok, int used, int C,
                  cudaStream_t s, l720_err *err);
 
-/* act = silu(h1) h3 over n elements (n % 4 == 0), bf16. */
-int moe_swiglu_fwd(uint16_t *act, const float *h1, const float *h3, size_t n, cudaStream_t s,
-                   l720_err *err);
-/* dh1, dh3 (bf16) from dact and h1, h3. */
-int moe_swiglu_bwd(uint16_t *dh1, uint16_t *dh3, const float *dact, const float *h1,
-                   const float *h3, size_t n, cudaStream_t s, l720_err *err);
+/* act = silu(h1) h3 over n elements (n % 8 == 0), all bf16. */
+int moe_swiglu_fwd(uint16_t *act, const uint16_t *h1, const uint16_t *h3, size_t n,
+                   cudaStream_t s, l720_err *err);
+/* dh1, dh3 from dact and h1, h3, all bf16. */
+int moe_swiglu_bwd(uint16_t *dh1, uint16_t *dh3, const uint16_t *dact, const uint16_t *h1,
+                   const uint16_t *h3, size_t n, cudaStream_t s, l720_err *err);
 
 /* out[n] += gate_n ys[row of n] for kept tokens. */
 int moe_combine(float *out, const float *ys, const float *probs, const int *expert,
