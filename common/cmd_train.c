@@ -109,8 +109,9 @@ int l720_cmd_train(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
     opts[N_FIXED + nk] = (l720_opt){0};
     int rc = l720_opts_parse_or_usage(
         io->out, "train", "--data DIR --out RUNDIR [--config FILE] [--resume] [--KEY VALUE]...",
-        "Trains a dense, Switch-MoE or PEER transformer (CPU reference) and writes "
-        "a JSON Lines run log and a checkpoint. Ctrl-C saves a checkpoint and "
+        "Trains a dense, Switch-MoE or PEER transformer (the CPU reference model, or "
+        "the GPU model with --device cuda) and writes a JSON Lines run log and a "
+        "checkpoint (the same on both devices). Ctrl-C saves a checkpoint and "
         "exits with status 130; a non-finite loss stops with status 1, keeping "
         "the last good checkpoint.",
         opts, 0, argc, argv, NULL, 0, NULL, err);
