@@ -1,9 +1,10 @@
 /* train_log.h: the run log (JSON Lines) and the routing trace.
  *
  * Run log, RUNDIR/log.jsonl: line 1 is {"type":"header","config":{...},
- * "n_act","n_total","experts","expert_size"}; then one {"type":"eval",...}
- * line per evaluation. Every line is appended and flushed as it is written,
- * so a killed run keeps its log. On --resume the log is cut back to the
+ * "n_act","n_total","experts","expert_size",...,"device","device_name"}; then
+ * one {"type":"eval",...} line per evaluation (each names its device too).
+ * Every line is appended and flushed as it is written, so a killed run keeps
+ * its log. On --resume the log is cut back to the
  * checkpoint's step first (evaluations after it are dropped, as the resumed
  * run repeats them).
  *
