@@ -44,6 +44,10 @@ EXTRA_PROGRAMS += bench/bench_dense
 bench_bench_dense_SOURCES = bench/bench_dense.cu
 bench_bench_dense_LDADD = $(L720_LDADD) -lstdc++
 
+EXTRA_PROGRAMS += bench/bench_moe_step
+bench_bench_moe_step_SOURCES = bench/bench_moe_step.cu
+bench_bench_moe_step_LDADD = $(L720_LDADD) -lstdc++
+
 EXTRA_PROGRAMS += bench/bench_peer
 bench_bench_peer_SOURCES = bench/bench_peer.cu
 bench_bench_peer_LDADD = $(L720_LDADD) -lstdc++
