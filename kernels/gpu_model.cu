@@ -122,6 +122,7 @@ static void layout(l720_gpu_model *m)
     for (const gm_run &r : m->runs)
         nc += (r.len + GM_NORM_CHUNK - 1) / GM_NORM_CHUNK;
     m->n_chunks = (int)nc;
+    m->flash = l720_flash_attn_supported(c->d_model / c->n_heads);
 }
 
 static int check_tensors(const l720_gpu_model *m, const l720_tensor *ts, int nt, l720_err *err)
@@ -202,7 +203,10 @@ static int plan(l720_gpu_model *m, l720_err *err)
         TRY(alloc(m, &l.rstd2, N, 1, err));
         TRY(alloc(m, &l.ln1, N * d, 1, err));
         TRY(alloc(m, &l.qkvbf, N * 3 * d, 1, err));
-        TRY(alloc(m, &l.P, B * NH * T * T, 1, err));
+        if (m->flash)
+            TRY(alloc(m, &l.lse, B * NH * T, 1, err));
+        else
+            TRY(alloc(m, &l.P, B * NH * T * T, 1, err));
         TRY(alloc(m, &l.attybf, N * d, 1, err));
         TRY(alloc(m, &l.ln2, N * d, 1, err));
         if (l.kind == L720_FFN_DENSE) {
@@ -226,7 +230,10 @@ static int plan(l720_gpu_model *m, l720_err *err)
     TRY(alloc(m, &m->loss_rows, N, 1, err));
     TRY(alloc(m, &m->qkv, N * 3 * d, 1, err));
     TRY(alloc(m, &m->y, N * d, 1, err));
-    TRY(alloc(m, &m->S, NH * T * T, 1, err));
+    if (m->flash)
+        TRY(alloc(m, &m->dsum, B * NH * T, 1, err));
+    else
+        TRY(alloc(m, &m->S, NH * T * T, 1, err));
     TRY(alloc(m, &m->dresid, N * d, 1, err));
     TRY(alloc(m, &m->dln, N * d, 1, err));
     TRY(alloc(m, &m->datty, N * d, 1, err));
@@ -236,7 +243,8 @@ static int plan(l720_gpu_model *m, l720_err *err)
     TRY(alloc(m, &m->sinb, T * d / NH / 2, 0, err));
     TRY(alloc(m, &m->lnf, N * d, 1, err));
     TRY(alloc(m, &m->dlogits, N * Vp, 1, err));
-    TRY(alloc(m, &m->dS, NH * T * T, 1, err));
+    if (!m->flash)
+        TRY(alloc(m, &m->dS, NH * T * T, 1, err));
     TRY(alloc(m, &m->dresbf, N * d, 1, err));
     TRY(alloc(m, &m->dattybf, N * d, 1, err));
     TRY(alloc(m, &m->dqkvbf, N * 3 * d, 1, err));
@@ -462,6 +470,7 @@ extern "C" int l720_gpu_model_poison(l720_gpu_model *m, l720_err *err)
 }
 
 extern "C" void *l720_gpu_model_stream(l720_gpu_model *m) { return m->st; }
+extern "C" uint64_t l720_gpu_model_steps(const l720_gpu_model *m) { return m->t; }
 
 extern "C" int l720_gpu_model_routing(l720_gpu_model *m, int layer, int32_t *ids, int *per_token,
                                       l720_err *err)

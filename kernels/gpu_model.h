@@ -86,6 +86,9 @@ int l720_gpu_model_routing(l720_gpu_model *m, int layer, int32_t *ids, int *per_
  * value a pass fails to write. The next backward rewrites all gradients. */
 int l720_gpu_model_poison(l720_gpu_model *m, l720_err *err);
 
+/* AdamW steps taken (set_state's step plus the steps since). */
+uint64_t l720_gpu_model_steps(const l720_gpu_model *m);
+
 /* The cudaStream_t the model works on (for timing with events). */
 void *l720_gpu_model_stream(l720_gpu_model *m);
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/dense_gpu.h"
+#include "kernels/flash_attn.h"
 #include "kernels/gpu_model.h"
 #include "kernels/gpu_util.cuh"
 #include "kernels/moe_gpu.h"
@@ -20,7 +21,9 @@ struct gm_layer {
     l720_ffn_kind kind;
     size_t o_an, o_wqkv, o_wo, o_fn, o_ffn; /* attn_norm, wqkv, wo, ffn_norm, first FFN tensor */
     float *resid, *rstd1, *resid_mid, *rstd2; /* [N,d] [N] [N,d] [N] */
-    uint16_t *ln1, *qkvbf, *P, *attybf, *ln2; /* [N,d] [N,3d] [B,NH,T,T] [N,d] [N,d] */
+    uint16_t *ln1, *qkvbf, *attybf, *ln2;     /* [N,d] [N,3d] [N,d] [N,d] */
+    float *lse;    /* fused attention: [B, NH, T] softmax log-normalisers */
+    uint16_t *P;   /* batched attention (head sizes the fused kernel lacks): [B, NH, T, T] */
     float *h13;                               /* dense: [N, 2H] */
     uint16_t *act;                            /* dense: [N, H] */
     l720_moe_gpu *moe;                        /* MoE: the layer's workspace */
@@ -46,6 +49,7 @@ struct l720_gpu_model {
     std::vector<gm_layer> L;
     std::vector<gm_run> runs; /* every non-sparse tensor, in layout order */
     int has_dense, has_moe, has_peer;
+    int flash; /* 1: fused attention (kernels/flash_attn.h) for this head size */
     /* memory: with dry = 1 the allocation calls only add up `need` */
     int dry;
     size_t need;
@@ -59,7 +63,8 @@ struct l720_gpu_model {
     float *buf;              /* [nbuf] PEER running statistics */
     uint64_t t;              /* AdamW steps taken */
     /* activations and scratch */
-    float *x_out, *rstdf, *logits, *loss_rows, *qkv, *y, *S; /* [N,d] [N] [N,Vp] [N] [N,3d] [N,d] [NH,T,T] */
+    float *x_out, *rstdf, *logits, *loss_rows, *qkv, *y; /* [N,d] [N] [N,Vp] [N] [N,3d] [N,d] */
+    float *S, *dsum; /* batched attention: [NH,T,T] scores; fused: [B,NH,T] rowsum(dy*y) */
     float *dresid, *dln, *datty, *dqkv, *dact;  /* [N,d] [N,d] [N,d] [N,3d] [N,H] */
     float *part, *cosb, *sinb;                   /* RMSNorm partials, [T, hs/2] x2 */
     uint16_t *lnf, *dlogits, *dS, *dresbf, *dattybf, *dqkvbf, *dh13, *ffn16;

@@ -118,8 +118,11 @@ int gm_forward(l720_gpu_model *m, int B, int T, int training, l720_err *err)
         CALL(l720_dense_rmsnorm_fwd(L->ln1, L->rstd1, L->resid, m->p + L->o_an, N, d, st, err));
         GEMM(0, 1, N, 3 * d, d, L->ln1, d, wqkv, d, 0.0f, m->qkv, 3 * d);
         CALL(l720_dense_rope(L->qkvbf, m->qkv, m->cosb, m->sinb, B, T, NH, d / NH, 1, st, err));
-        CALL(l720_dense_attn_fwd(m->g, L->attybf, m->y, L->P, m->S, L->qkvbf, B, T, d, NH, st,
-                                 err));
+        if (m->flash)
+            CALL(l720_flash_attn_fwd(L->attybf, L->lse, L->qkvbf, B, T, d, NH, st, err));
+        else
+            CALL(l720_dense_attn_fwd(m->g, L->attybf, m->y, L->P, m->S, L->qkvbf, B, T, d, NH,
+                                     st, err));
         GPU_CK(cudaMemcpyAsync(L->resid_mid, L->resid, Nd * 4, cudaMemcpyDeviceToDevice, st));
         GEMM(0, 1, N, d, d, L->attybf, d, wo, d, 1.0f, L->resid_mid, d);
         CALL(l720_dense_rmsnorm_fwd(L->ln2, L->rstd2, L->resid_mid, m->p + L->o_fn, N, d, st,
@@ -240,8 +243,12 @@ int gm_backward(l720_gpu_model *m, l720_err *err)
         GEMM(0, 0, N, d, d, m->dresbf, d, m->pbf + L->o_wo, d, 0.0f, m->datty, d);
         GEMM(1, 0, d, d, N, m->dresbf, d, L->attybf, d, 0.0f, m->grad + L->o_wo, d);
         CALL(l720_dense_to_bf16(m->dattybf, m->datty, Nd, st, err));
-        CALL(l720_dense_attn_bwd(m->g, m->dqkv, m->S, m->dS, m->dattybf, L->P, L->qkvbf, B, T, d,
-                                 NH, st, err));
+        if (m->flash)
+            CALL(l720_flash_attn_bwd(m->dqkv, m->dsum, m->dattybf, L->attybf, L->lse, L->qkvbf, B,
+                                     T, d, NH, st, err));
+        else
+            CALL(l720_dense_attn_bwd(m->g, m->dqkv, m->S, m->dS, m->dattybf, L->P, L->qkvbf, B, T,
+                                     d, NH, st, err));
         CALL(l720_dense_rope(m->dqkvbf, m->dqkv, m->cosb, m->sinb, B, T, NH, d / NH, -1, st, err));
         GEMM(0, 0, N, d, 3 * d, m->dqkvbf, 3 * d, m->pbf + L->o_wqkv, d, 0.0f, m->dln, d);
         GEMM(1, 0, 3 * d, d, N, m->dqkvbf, 3 * d, L->ln1, d, 0.0f, m->grad + L->o_wqkv, d);

@@ -13,7 +13,7 @@ NV="nvcc -std=c++17 -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror,-fopenmp -I
 K="kernels/gpu_model.cu kernels/gpu_model_pass.cu kernels/gpu_model_optim.cu
  kernels/dense_kernels.cu kernels/dense_attn.cu kernels/gemm.cu kernels/peer.cu
  kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu
- kernels/moe_gpu.cu kernels/moe_kernels.cu"
+ kernels/moe_gpu.cu kernels/moe_kernels.cu kernels/flash_attn.cu kernels/flash_attn_bwd.cu"
 CPU="trainer/model.c trainer/model_pass.c trainer/matmul.c trainer/rmsnorm.c trainer/rope.c
  trainer/attention.c trainer/swiglu.c trainer/crossentropy.c trainer/moe.c trainer/peer.c
  trainer/trng.c trainer/optim.c common/err.c"
@@ -33,10 +33,12 @@ wait
 $NV -o "$B/test_gpu_model" tests/test_gpu_model.cu $KO $OBJS -lcublasLt -lgomp -lm
 $NV -o "$B/test_gpu_dense" tests/test_gpu_dense.cu $KO $OBJS -lcublasLt -lgomp -lm
 $NV -o "$B/bench_dense" bench/bench_dense.cu $KO $B/err.o -lcublasLt -lgomp
+$NV -o "$B/bench_moe_step" bench/bench_moe_step.cu $KO $OBJS -lcublasLt -lgomp -lm
 st=0
 "$B/test_gpu_dense" "$@" || st=1
 "$B/test_gpu_model" "$@" || st=1
 if [ "${BENCH:-0}" = 1 ]; then
     for b in ${BENCH_B:-8}; do "$B/bench_dense" "$b" 10; done
+    [ "${BENCH_MOE:-1}" = 1 ] && "$B/bench_moe_step" "${BENCH_MOE_B:-8}" 10
 fi
 exit $st
