@@ -178,3 +178,8 @@ int l720_gpu_model_routing(l720_gpu_model *g, int layer, int32_t *ids, int *per_
     memcpy(ids, r, g->n_tokens * (size_t)*per_token * sizeof(int32_t));
     return 0;
 }
+
+uint64_t l720_gpu_model_steps(const l720_gpu_model *g)
+{
+    return g->opt->t;
+}

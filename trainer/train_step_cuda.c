@@ -70,6 +70,7 @@ static int cuda_to_host(l720_run *r, l720_err *err)
 {
     size_t nb = 0;
     float *buf = l720_model_buffers(r->model, &nb);
+    r->opt->t = l720_gpu_model_steps(state(r)->g);
     return l720_gpu_model_get_state(state(r)->g, l720_model_params(r->model), nb ? buf : NULL,
                                     r->opt->m, r->opt->v, err);
 }
@@ -147,10 +148,7 @@ static int cuda_backward(l720_run *r, double *norm, l720_err *err)
 static int cuda_update(l720_run *r, const l720_adamw_hp *hp, double scale, l720_err *err)
 {
     int rc = l720_gpu_model_adamw_step(state(r)->g, hp, scale, err);
-    if (rc)
-        return rc;
-    r->opt->t++; /* the mirror of the GPU's step count */
-    return l720_gpu_sync(err);
+    return rc ? rc : l720_gpu_sync(err);
 }
 
 static int cuda_poison(l720_run *r, l720_err *err)
