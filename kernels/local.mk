@@ -31,4 +31,4 @@ bench_bench_peer_LDADD = $(L720_LDADD) -lstdc++
 else
 TESTS += tests/test_gpu_nocuda.sh
 endif
-EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh tests/gpu/dense_run.sh bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_torch.py
+EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh tests/gpu/dense_run.sh bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_variants.sh bench/peer_torch.py
