@@ -85,15 +85,11 @@ int l720_cmd_fit(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
         {0},
     };
     int npos = 0;
-    int rc = l720_opts_parse("fit", opts, 0, argc, argv, (char **)j.data + 1,
-                             L720_JOB_MAXFILES - 1, &npos, err);
-    if (rc == L720_HELP) {
-        l720_opts_usage(io->out, "fit", "--law NAME --data FILE [FILE...] [OPTIONS]",
-                        "Fits a scaling law: the sum of Huber losses on log residuals, L-BFGS from\n"
-                        "every start of a grid (on all cores), bootstrap intervals, held-out RMSE.",
-                        opts);
-        return rc;
-    }
+    int rc = l720_opts_parse_or_usage(
+        io->out, "fit", "--law NAME --data FILE [FILE...] [OPTIONS]",
+        "Fits a scaling law: the sum of Huber losses on log residuals, L-BFGS from\n"
+        "every start of a grid (on all cores), bootstrap intervals, held-out RMSE.",
+        opts, 0, argc, argv, (char **)j.data + 1, L720_JOB_MAXFILES - 1, &npos, err);
     if (rc)
         return rc;
     if (!j.data[0] && npos > 0)

@@ -30,7 +30,8 @@ typedef struct plan_args {
 #define OPT_KV_BYTES {"kv-bytes", L720_OPT_DOUBLE, &a->kv_bytes, "B", "bytes per KV-cache value (default: --bytes-per-param)"}
 #define OPT_KV_TOKENS {"kv-tokens", L720_OPT_DOUBLE, &a->kv_tokens, "T", "tokens of KV cache held beside the model (default 16384)"}
 
-static void args_init(plan_args *a)
+/* Sets every option to "not given" (bytes per parameter to its default 2). */
+static plan_args *args_init(plan_args *a)
 {
     memset(a, 0, sizeof *a);
     a->flops = a->kv_tokens = a->inference_tokens = a->kv_bytes = a->memory_bytes = NAN;
@@ -38,26 +39,7 @@ static void args_init(plan_args *a)
     a->d_model = a->experts_one = NAN;
     a->peer_experts = a->peer_heads = a->peer_topk = a->peer_dkey = a->peer_layers = NAN;
     a->bytes_per_param = 2;
-}
-
-/* A required positive option. */
-static int need_positive(double v, const char *name, l720_err *err)
-{
-    if (isnan(v))
-        return l720_err_set(err, L720_EINPUT, "missing --%s", name);
-    if (!(v > 0))
-        return l720_err_set(err, L720_EINPUT, "--%s must be positive, got %g", name, v);
-    return 0;
-}
-
-/* An optional option that must be >= 0 when given; def otherwise. */
-static int non_negative(double *v, double def, const char *name, l720_err *err)
-{
-    if (isnan(*v))
-        *v = def;
-    if (!(*v >= 0))
-        return l720_err_set(err, L720_EINPUT, "--%s must be >= 0, got %g", name, *v);
-    return 0;
+    return a;
 }
 
 /* Parses the options of one query; prints its help on --help. */
@@ -66,16 +48,43 @@ static int parse(const char *query, const char *synopsis, const char *about, con
 {
     char cmd[64];
     snprintf(cmd, sizeof cmd, "plan %s", query);
-    int rc = l720_opts_parse(cmd, opts, 0, argc, argv, NULL, 0, NULL, err);
-    if (rc == L720_HELP)
-        l720_opts_usage(io->out, cmd, synopsis, about, opts);
-    return rc;
+    return l720_opts_parse_or_usage(io->out, cmd, synopsis, about, opts, 0, argc, argv, NULL, 0,
+                                    NULL, err);
 }
 
-/* A Chinchilla law does not depend on E: plan a dense model unless told otherwise. */
-static const char *default_experts(const char *given, const l720_plan_law *law)
+/* --experts E: def when not given (NAN: required); at least 1. */
+static int expert_count(double *e, double def, l720_err *err)
 {
-    return given ? given : law->kind == L720_LAW_CHINCHILLA ? "1" : NULL;
+    if (isnan(*e) && isnan(def))
+        return l720_err_set(err, L720_EINPUT, "missing --experts");
+    if (isnan(*e))
+        *e = def;
+    if (!(*e >= 1))
+        return l720_err_set(err, L720_EINPUT, "--experts must be >= 1, got %g", *e);
+    return 0;
+}
+
+/* --kv-tokens (default 16384), --bytes-per-param, --kv-bytes (default
+ * --bytes-per-param), checked in that order. */
+static int memory_opts(plan_args *a, l720_err *err)
+{
+    int rc;
+    if ((rc = l720_opt_non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
+        (rc = l720_opt_positive(a->bytes_per_param, "bytes-per-param", err)))
+        return rc;
+    return l720_opt_non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err);
+}
+
+/* Loads --law, then parses --experts: a Chinchilla law does not depend on E,
+ * so it plans a dense model unless told otherwise. */
+static int law_and_experts(const plan_args *a, l720_plan_law *law, double **ex, size_t *ne,
+                           l720_err *err)
+{
+    int rc = l720_plan_law_load(a->law, law, err);
+    if (rc)
+        return rc;
+    const char *experts = a->experts ? a->experts : law->kind == L720_LAW_CHINCHILLA ? "1" : NULL;
+    return l720_plan_parse_experts(experts, ex, ne, err);
 }
 
 static void add_common(cJSON *r, const char *query, const l720_plan_law *law)
@@ -108,8 +117,7 @@ static void print_points(FILE *out, const char *const *labels, const l720_plan_p
 
 static int q_optimal(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"flops", L720_OPT_DOUBLE, &a->flops, "F", "training FLOP budget (required)"},
         OPT_EXPERTS("1,2,4,...,1024"),
@@ -121,14 +129,13 @@ static int q_optimal(int argc, char **argv, const l720_cmdio *io, cJSON **result
                    "Compute-optimal active parameters, tokens and loss for each expert count\n"
                    "(closed form: 6 N_act D = F; with --inference-tokens, 6 N D + 2 N D_INF = F).",
                    opts, argc, argv, io, err);
-    if (rc || (rc = need_positive(a->flops, "flops", err)) ||
-        (rc = non_negative(&a->inference_tokens, 0, "inference-tokens", err)))
+    if (rc || (rc = l720_opt_positive(a->flops, "flops", err)) ||
+        (rc = l720_opt_non_negative(&a->inference_tokens, 0, "inference-tokens", err)))
         return rc;
     l720_plan_law law;
     double *ex;
     size_t ne;
-    if ((rc = l720_plan_law_load(a->law, &law, err)) ||
-        (rc = l720_plan_parse_experts(default_experts(a->experts, &law), &ex, &ne, err)))
+    if ((rc = law_and_experts(a, &law, &ex, &ne, err)))
         return rc;
     l720_plan_budget b = l720_plan_budget_default(a->flops);
     b.inference_tokens = a->inference_tokens;
@@ -161,8 +168,7 @@ static int q_optimal(int argc, char **argv, const l720_cmdio *io, cJSON **result
 
 static int q_budget(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"flops", L720_OPT_DOUBLE, &a->flops, "F", "FLOP budget: training, plus inference with --inference-tokens (required)"},
         {"hardware", L720_OPT_STRING, &a->hardware, "NAME", "hardware profile (data/hardware/NAME.json) whose GPU memory is the limit"},
@@ -180,11 +186,11 @@ static int q_budget(int argc, char **argv, const l720_cmdio *io, cJSON **result,
         "                T tokens of 2 n_blocks d_model values at --kv-bytes each\n"
         "  inference     total_memory, and 6 N_act D + 2 N_act D_INF = F (with --inference-tokens)",
         opts, argc, argv, io, err);
-    if (rc || (rc = need_positive(a->flops, "flops", err)) ||
-        (rc = non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
-        (rc = non_negative(&a->inference_tokens, 0, "inference-tokens", err)) ||
-        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)) ||
-        (rc = non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err)))
+    if (rc || (rc = l720_opt_positive(a->flops, "flops", err)) ||
+        (rc = l720_opt_non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
+        (rc = l720_opt_non_negative(&a->inference_tokens, 0, "inference-tokens", err)) ||
+        (rc = l720_opt_positive(a->bytes_per_param, "bytes-per-param", err)) ||
+        (rc = l720_opt_non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err)))
         return rc;
     l720_hardware hw;
     memset(&hw, 0, sizeof hw);
@@ -193,13 +199,12 @@ static int q_budget(int argc, char **argv, const l720_cmdio *io, cJSON **result,
     if (a->hardware && (rc = l720_hardware_load(a->hardware, &hw, err)))
         return rc;
     double mem = isnan(a->memory_bytes) ? hw.memory_bytes : a->memory_bytes;
-    if ((rc = need_positive(mem, "memory-bytes", err)))
+    if ((rc = l720_opt_positive(mem, "memory-bytes", err)))
         return rc;
     l720_plan_law law;
     double *ex;
     size_t ne;
-    if ((rc = l720_plan_law_load(a->law, &law, err)) ||
-        (rc = l720_plan_parse_experts(default_experts(a->experts, &law), &ex, &ne, err)))
+    if ((rc = law_and_experts(a, &law, &ex, &ne, err)))
         return rc;
     static const char *names[] = {"compute", "model_memory", "total_memory", "inference"};
     l720_plan_point best[4];
@@ -252,8 +257,7 @@ static int q_budget(int argc, char **argv, const l720_cmdio *io, cJSON **result,
 
 static int q_match(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"dense-params", L720_OPT_DOUBLE, &a->dense_params, "N", "the dense model's parameters, embeddings included (required)"},
         {"dense-tokens", L720_OPT_DOUBLE, &a->dense_tokens, "D", "its training tokens (required)"},
@@ -264,14 +268,11 @@ static int q_match(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
                    "The MoE with the same total parameters and the same training FLOPs as a\n"
                    "dense model: its active parameters, tokens and loss beside the dense one's.",
                    opts, argc, argv, io, err);
-    if (rc || (rc = need_positive(a->dense_params, "dense-params", err)) ||
-        (rc = need_positive(a->dense_tokens, "dense-tokens", err)) ||
-        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)))
+    if (rc || (rc = l720_opt_positive(a->dense_params, "dense-params", err)) ||
+        (rc = l720_opt_positive(a->dense_tokens, "dense-tokens", err)) ||
+        (rc = l720_opt_positive(a->bytes_per_param, "bytes-per-param", err)) ||
+        (rc = expert_count(&a->experts_one, NAN, err)))
         return rc;
-    if (isnan(a->experts_one))
-        return l720_err_set(err, L720_EINPUT, "missing --experts");
-    if (!(a->experts_one >= 1))
-        return l720_err_set(err, L720_EINPUT, "--experts must be >= 1, got %g", a->experts_one);
     l720_plan_law law;
     if ((rc = l720_plan_law_load(a->law, &law, err)))
         return rc;
@@ -304,8 +305,7 @@ static int q_match(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
 
 static int q_lr(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"active-params", L720_OPT_DOUBLE, &a->active_params, "N", "active parameters, embeddings included (required)"},
         {"experts", L720_OPT_DOUBLE, &a->experts_one, "E", "experts (default 1)"},
@@ -316,12 +316,9 @@ static int q_lr(int argc, char **argv, const l720_cmdio *io, cJSON **result, l72
                    "  LR = exp(8.39 - 0.81 ln N_act_nonembedding - 0.25 ln E)\n"
                    "(the embeddings, 2 d_model V with the GPT-2 vocabulary, are subtracted first).",
                    opts, argc, argv, io, err);
-    if (rc || (rc = need_positive(a->active_params, "active-params", err)))
+    if (rc || (rc = l720_opt_positive(a->active_params, "active-params", err)) ||
+        (rc = expert_count(&a->experts_one, 1, err)))
         return rc;
-    if (isnan(a->experts_one))
-        a->experts_one = 1;
-    if (!(a->experts_one >= 1))
-        return l720_err_set(err, L720_EINPUT, "--experts must be >= 1, got %g", a->experts_one);
     double d, nonemb;
     if (a->non_embedding) {
         nonemb = a->active_params;
@@ -352,34 +349,24 @@ static int q_lr(int argc, char **argv, const l720_cmdio *io, cJSON **result, l72
 
 /* ---- plan table ------------------------------------------------------------ */
 
-/* Splits a comma-separated list of hardware names and loads each. */
+/* Loads each machine of a comma-separated list into a new array. */
 static int load_hardware_list(const char *list, l720_hardware **hw, size_t *n, l720_err *err)
 {
-    *hw = NULL, *n = 0;
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", list);
     size_t cap = 1;
-    for (const char *p = buf; *p; p++)
+    for (const char *p = list; *p; p++)
         cap += *p == ',';
+    *n = 0;
     *hw = calloc(cap, sizeof **hw);
     if (!*hw)
         return l720_err_set(err, L720_EFAIL, "out of memory");
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int rc = l720_hardware_load(tok, &(*hw)[*n], err);
-        if (rc) {
-            free(*hw);
-            *hw = NULL, *n = 0;
-            return rc;
-        }
-        (*n)++;
-    }
-    if (*n == 0) {
+    int rc = l720_hardware_load_list(list, *hw, cap, n, err);
+    if (!rc && *n == 0)
+        rc = l720_err_set(err, L720_EINPUT, "--hardware: expected a list of profile names");
+    if (rc) {
         free(*hw);
-        *hw = NULL;
-        return l720_err_set(err, L720_EINPUT, "--hardware: expected a list of profile names");
+        *hw = NULL, *n = 0;
     }
-    return 0;
+    return rc;
 }
 
 /* The grid as text: one row per budget, one column per machine. */
@@ -415,8 +402,7 @@ static void print_grid(FILE *out, const double *flops, size_t nf, const l720_har
 
 static int q_table(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"budgets", L720_OPT_STRING, &a->budgets, "LIST", "FLOP budgets: 1e20,1e21 or A:B for powers of ten (default 1e18:1e25)"},
         {"hardware", L720_OPT_STRING, &a->hardware, "LIST", "machines whose memory limits the model (default rtx4090,h100-sxm,8xh100)"},
@@ -426,17 +412,14 @@ static int q_table(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
                    "The optimal expert count (and its N_act, D, loss) for each FLOP budget under\n"
                    "each machine's memory, counting a KV cache (the joint-MoE paper's Table 2).",
                    opts, argc, argv, io, err);
-    if (rc || (rc = non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
-        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)) ||
-        (rc = non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err)))
+    if (rc || (rc = memory_opts(a, err)))
         return rc;
     l720_plan_law law;
     double *ex = NULL, *flops = NULL, *mem = NULL;
     size_t ne, nf, nh;
     l720_hardware *hw = NULL;
     l720_plan_point *grid = NULL;
-    if ((rc = l720_plan_law_load(a->law, &law, err)) ||
-        (rc = l720_plan_parse_experts(default_experts(a->experts, &law), &ex, &ne, err)) ||
+    if ((rc = law_and_experts(a, &law, &ex, &ne, err)) ||
         (rc = l720_plan_parse_numbers(a->budgets ? a->budgets : "1e18:1e25", "budgets", &flops,
                                       &nf, err)) ||
         (rc = load_hardware_list(a->hardware ? a->hardware : "rtx4090,h100-sxm,8xh100", &hw, &nh,
@@ -508,8 +491,7 @@ done:
 
 static int q_shape(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
-    plan_args A, *a = &A;
-    args_init(a);
+    plan_args A, *a = args_init(&A);
     const l720_opt opts[] = {
         {"d-model", L720_OPT_DOUBLE, &a->d_model, "D", "the width (one of --d-model, --total-params, --active-params)"},
         {"total-params", L720_OPT_DOUBLE, &a->total_params, "N", "find the width with this many parameters"},
@@ -528,14 +510,8 @@ static int q_shape(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
                    "parameter count (continuous and rounded to a multiple of 64). With --peer-experts\n"
                    "the FFNs of --peer-layers blocks are PEER layers.",
                    opts, argc, argv, io, err);
-    if (rc || (rc = non_negative(&a->kv_tokens, 16384, "kv-tokens", err)) ||
-        (rc = need_positive(a->bytes_per_param, "bytes-per-param", err)) ||
-        (rc = non_negative(&a->kv_bytes, a->bytes_per_param, "kv-bytes", err)))
+    if (rc || (rc = memory_opts(a, err)) || (rc = expert_count(&a->experts_one, 1, err)))
         return rc;
-    if (isnan(a->experts_one))
-        a->experts_one = 1;
-    if (!(a->experts_one >= 1))
-        return l720_err_set(err, L720_EINPUT, "--experts must be >= 1, got %g", a->experts_one);
     int given = !isnan(a->d_model) + !isnan(a->total_params) + !isnan(a->active_params);
     if (given != 1)
         return l720_err_set(err, L720_EINPUT,
@@ -561,16 +537,16 @@ static int q_shape(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
     const double V = L720_GPT2_VOCAB, E = a->experts_one;
     double d_exact;
     if (!isnan(a->d_model)) {
-        if ((rc = need_positive(a->d_model, "d-model", err)))
+        if ((rc = l720_opt_positive(a->d_model, "d-model", err)))
             return rc;
         d_exact = a->d_model;
     } else if (!isnan(a->total_params)) {
-        if ((rc = need_positive(a->total_params, "total-params", err)))
+        if ((rc = l720_opt_positive(a->total_params, "total-params", err)))
             return rc;
         d_exact = peer ? l720_peer_model_d_for_total(&p, layers, a->total_params, V)
                        : l720_shape_d_for_total(a->total_params, E, V);
     } else {
-        if ((rc = need_positive(a->active_params, "active-params", err)))
+        if ((rc = l720_opt_positive(a->active_params, "active-params", err)))
             return rc;
         d_exact = l720_shape_d_for_active(a->active_params, V);
     }

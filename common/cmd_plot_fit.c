@@ -71,15 +71,11 @@ int l720_cmd_plot_fit(int argc, char **argv, const l720_cmdio *io, cJSON **resul
         {0},
     };
     int npos = 0;
-    int rc = l720_opts_parse("plot fit", opts, 0, argc, argv, (char **)j.data + 1,
-                             L720_JOB_MAXFILES - 1, &npos, err);
-    if (rc == L720_HELP) {
-        l720_opts_usage(io->out, "plot fit", "(--law NAME | --params LAW.json) --data FILE [OPTIONS]",
-                        "Plots predicted against observed loss, coloured by expert count, as PNG\n"
-                        "and SVG. Takes the options of 'llm720 fit'.",
-                        opts);
-        return rc;
-    }
+    int rc = l720_opts_parse_or_usage(
+        io->out, "plot fit", "(--law NAME | --params LAW.json) --data FILE [OPTIONS]",
+        "Plots predicted against observed loss, coloured by expert count, as PNG\n"
+        "and SVG. Takes the options of 'llm720 fit'.",
+        opts, 0, argc, argv, (char **)j.data + 1, L720_JOB_MAXFILES - 1, &npos, err);
     if (rc)
         return rc;
     j.ndata = j.data[0] ? 1 + npos : 0;

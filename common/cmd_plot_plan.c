@@ -139,23 +139,6 @@ done:
     return rc;
 }
 
-/* Loads each name of a comma-separated list (unknown names are errors). */
-static int load_machines(const char *list, l720_hardware *hw, size_t max, size_t *n,
-                         l720_err *err)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", list);
-    *n = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ",", &save); t && *n < max; t = strtok_r(NULL, ",", &save)) {
-        int rc = l720_hardware_load(t, &hw[*n], err);
-        if (rc)
-            return rc;
-        (*n)++;
-    }
-    return 0;
-}
-
 int l720_cmd_plot_plan(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
     plot_args A = {.flops = NAN, .kv_tokens = 16384, .bytes_per_param = 2, .mem_min = 1e9,
@@ -176,25 +159,20 @@ int l720_cmd_plot_plan(int argc, char **argv, const l720_cmdio *io, cJSON **resu
         {0}};
     char *pos[1];
     int npos = 0;
-    int rc = l720_opts_parse("plot plan", opts, 0, argc, argv, pos, 1, &npos, err);
-    if (rc == L720_HELP) {
-        l720_opts_usage(io->out, "plot plan", "isoflop|memory --flops F [--experts LIST]",
-                        "isoflop: loss vs N_act at a fixed FLOP budget, one curve per E, optima marked.\n"
-                        "memory:  loss of the best plan vs memory budget, one curve per E, the best E\n"
-                        "         shaded by region and known machines' memory marked.",
-                        opts);
-        return rc;
-    }
+    int rc = l720_opts_parse_or_usage(
+        io->out, "plot plan", "isoflop|memory --flops F [--experts LIST]",
+        "isoflop: loss vs N_act at a fixed FLOP budget, one curve per E, optima marked.\n"
+        "memory:  loss of the best plan vs memory budget, one curve per E, the best E\n"
+        "         shaded by region and known machines' memory marked.",
+        opts, 0, argc, argv, pos, 1, &npos, err);
     if (rc)
         return rc;
     if (npos != 1 || (strcmp(pos[0], "isoflop") && strcmp(pos[0], "memory")))
         return l720_err_set(err, L720_EINPUT, "expected what to plot: isoflop or memory, got '%s'",
                             npos ? pos[0] : "");
     int is_iso = !strcmp(pos[0], "isoflop");
-    if (isnan(a->flops))
-        return l720_err_set(err, L720_EINPUT, "missing --flops");
-    if (!(a->flops > 0))
-        return l720_err_set(err, L720_EINPUT, "--flops must be positive, got %g", a->flops);
+    if ((rc = l720_opt_positive(a->flops, "flops", err)))
+        return rc;
     if (!(a->mem_min > 0) || !(a->mem_max > a->mem_min))
         return l720_err_set(err, L720_EINPUT,
                             "--memory-min must be positive and below --memory-max");
@@ -211,8 +189,8 @@ int l720_cmd_plot_plan(int argc, char **argv, const l720_cmdio *io, cJSON **resu
                                       err)))
         return rc;
     if (!is_iso &&
-        (rc = load_machines(a->hardware ? a->hardware : "rtx4090,h100-sxm,h200,8xh100", hw, 16,
-                            &nh, err))) {
+        (rc = l720_hardware_load_list(a->hardware ? a->hardware : "rtx4090,h100-sxm,h200,8xh100",
+                                      hw, 16, &nh, err))) {
         free(ex);
         return rc;
     }

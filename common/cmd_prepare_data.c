@@ -26,16 +26,13 @@ int l720_cmd_prepare_data(int argc, char **argv, const l720_cmdio *io, cJSON **r
     };
     static char *inputs[MAX_INPUTS];
     int n = 0;
-    int rc = l720_opts_parse("prepare-data", opts, 0, argc, argv, inputs, MAX_INPUTS, &n, err);
-    if (rc == L720_HELP) {
-        l720_opts_usage(io->out, "prepare-data", "--out DIR [OPTIONS] FILE|DIR...",
-                        "Turns text files into byte-level token shards (llm.c format: 256 x "
-                        "int32 header, uint16 tokens) with a train/validation split, and "
-                        "meta.json. Directories are read recursively; .gz files through gzip; "
-                        "binary files are skipped.",
-                        opts);
-        return rc;
-    }
+    int rc = l720_opts_parse_or_usage(
+        io->out, "prepare-data", "--out DIR [OPTIONS] FILE|DIR...",
+        "Turns text files into byte-level token shards (llm.c format: 256 x "
+        "int32 header, uint16 tokens) with a train/validation split, and "
+        "meta.json. Directories are read recursively; .gz files through gzip; "
+        "binary files are skipped.",
+        opts, 0, argc, argv, inputs, MAX_INPUTS, &n, err);
     if (rc)
         return rc;
     if (!out)

@@ -15,17 +15,13 @@ int l720_cmd_run(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
     int first_pos = 0;
     while (first_pos < argc && argv[first_pos][0] == '-' && strcmp(argv[first_pos], "--"))
         first_pos++;
-    int rc = l720_opts_parse("run", opts, L720_OPTS_STOP_AT_POSITIONAL, first_pos, argv, pos, 1,
-                             &npos, err);
-    if (rc == L720_HELP) {
-        l720_opts_usage(io->out, "run", "FILE.lua [ARGS...]",
-                        "Run a Lua 5.4 script with the llm720 module preloaded. The script's\n"
-                        "arguments are in the global table `arg` (arg[0] is the script).\n"
-                        "A bare name (e.g. demo) is looked up in the installed scripts folder.\n"
-                        "A Lua error prints FILE:LINE: message and exits with status 2.",
-                        opts);
-        return rc;
-    }
+    int rc = l720_opts_parse_or_usage(
+        io->out, "run", "FILE.lua [ARGS...]",
+        "Run a Lua 5.4 script with the llm720 module preloaded. The script's\n"
+        "arguments are in the global table `arg` (arg[0] is the script).\n"
+        "A bare name (e.g. demo) is looked up in the installed scripts folder.\n"
+        "A Lua error prints FILE:LINE: message and exits with status 2.",
+        opts, L720_OPTS_STOP_AT_POSITIONAL, first_pos, argv, pos, 1, &npos, err);
     if (rc)
         return rc;
     if (first_pos < argc && !strcmp(argv[first_pos], "--"))

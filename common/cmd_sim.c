@@ -225,15 +225,12 @@ int l720_cmd_sim(int argc, char **argv, const l720_cmdio *io, cJSON **result, l7
         {"output", L720_OPT_STRING, &a.output, "FILE", "also write the JSON result to FILE"},
         {"csv", L720_OPT_STRING, &a.csv, "FILE", "also write the sweep rows (or the run) as CSV"},
         {0}};
-    int rc = l720_opts_parse("sim", opts, 0, argc, argv, NULL, 0, NULL, err);
-    if (rc == L720_HELP) {
-        l720_opts_usage(io->out, "sim", "[OPTIONS]",
-                        "Simulates HBM as a cache of experts in front of host memory: hit rate, "
-                        "miss probability per token,\nbytes streamed, stalls, step time and "
-                        "tokens/s, beside Che's, the uniform and the LLM720 paper's models.",
-                        opts);
-        return rc;
-    }
+    int rc = l720_opts_parse_or_usage(
+        io->out, "sim", "[OPTIONS]",
+        "Simulates HBM as a cache of experts in front of host memory: hit rate, "
+        "miss probability per token,\nbytes streamed, stalls, step time and "
+        "tokens/s, beside Che's, the uniform and the LLM720 paper's models.",
+        opts, 0, argc, argv, NULL, 0, NULL, err);
     if (rc)
         return rc;
     l720_sim_config cfg;

@@ -107,17 +107,13 @@ int l720_cmd_train(int argc, char **argv, const l720_cmdio *io, cJSON **result, 
                                         k->type == L720_KEY_STRING ? "S" : "X", help[nk]};
     }
     opts[N_FIXED + nk] = (l720_opt){0};
-    int rc = l720_opts_parse("train", opts, 0, argc, argv, NULL, 0, NULL, err);
-    if (rc == L720_HELP) {
-        l720_opts_usage(io->out, "train", "--data DIR --out RUNDIR [--config FILE] [--resume] "
-                        "[--KEY VALUE]...",
-                        "Trains a dense, Switch-MoE or PEER transformer (CPU reference) and writes "
-                        "a JSON Lines run log and a checkpoint. Ctrl-C saves a checkpoint and "
-                        "exits with status 130; a non-finite loss stops with status 1, keeping "
-                        "the last good checkpoint.",
-                        opts);
-        return rc;
-    }
+    int rc = l720_opts_parse_or_usage(
+        io->out, "train", "--data DIR --out RUNDIR [--config FILE] [--resume] [--KEY VALUE]...",
+        "Trains a dense, Switch-MoE or PEER transformer (CPU reference) and writes "
+        "a JSON Lines run log and a checkpoint. Ctrl-C saves a checkpoint and "
+        "exits with status 130; a non-finite loss stops with status 1, keeping "
+        "the last good checkpoint.",
+        opts, 0, argc, argv, NULL, 0, NULL, err);
     if (rc)
         return rc;
     if (!data || !out)

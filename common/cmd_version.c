@@ -13,11 +13,9 @@
 int l720_cmd_version(int argc, char **argv, const l720_cmdio *io, cJSON **result, l720_err *err)
 {
     static const l720_opt opts[] = {{0}};
-    int rc = l720_opts_parse("version", opts, 0, argc, argv, NULL, 0, NULL, err);
-    if (rc == L720_HELP) {
-        l720_opts_usage(io->out, "version", "", "Print the version and what was built in.", opts);
-        return rc;
-    }
+    int rc = l720_opts_parse_or_usage(io->out, "version", "",
+                                      "Print the version and what was built in.", opts, 0, argc,
+                                      argv, NULL, 0, NULL, err);
     if (rc)
         return rc;
     int nmaj, nmin, nbug;

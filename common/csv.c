@@ -295,6 +295,17 @@ int l720_parse_number(const char *s, double *out)
     return 0;
 }
 
+const char *l720_list_next(const char **p, size_t *n)
+{
+    const char *s = *p;
+    if (!s)
+        return NULL;
+    const char *comma = strchr(s, ',');
+    *n = comma ? (size_t)(comma - s) : strlen(s);
+    *p = comma ? comma + 1 : NULL;
+    return s;
+}
+
 int l720_csv_number(const l720_csv *csv, size_t row, size_t col, int flags, double *out,
                     l720_err *err)
 {

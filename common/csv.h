@@ -50,6 +50,13 @@ int l720_csv_number(const l720_csv *csv, size_t row, size_t col, int flags, doub
  * a number, -2 when it is out of the range of a double. */
 int l720_parse_number(const char *s, double *out);
 
+/* Steps through a comma-separated list (an option's value): call with *p at
+ * the list; returns the next item, its length in *n, and moves *p past it
+ * (to NULL after the last item). Items may be empty; "" is one empty item.
+ * Returns NULL when the list is done:
+ *   for (const char *p = text, *s; (s = l720_list_next(&p, &n));) ... */
+const char *l720_list_next(const char **p, size_t *n);
+
 /* Maps roles to columns from a spec like "N=Model Size,C=Training FLOP,L=loss".
  * roles: NULL-terminated list of allowed role names; cols[i] receives the
  * column of roles[i], or -1 when the spec does not name it. Unknown roles and

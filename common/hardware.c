@@ -170,37 +170,52 @@ done:
     return rc;
 }
 
+int l720_hardware_load_list(const char *list, l720_hardware *hw, size_t max, size_t *n,
+                            l720_err *err)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    *n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t && *n < max; t = strtok_r(NULL, ",", &save)) {
+        int rc = l720_hardware_load(t, &hw[*n], err);
+        if (rc)
+            return rc;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* y at v on the piecewise-linear curve through (x[i], y[i]), x ascending and
+ * n >= 1, held at its ends; loglog: linear in log x and log y. */
+static double interpolate(const double *x, const double *y, size_t n, double v, int loglog)
+{
+    if (v <= x[0])
+        return y[0];
+    if (v >= x[n - 1])
+        return y[n - 1];
+    size_t i = 1;
+    while (x[i] < v)
+        i++;
+    if (!loglog)
+        return y[i - 1] + (y[i] - y[i - 1]) * (v - x[i - 1]) / (x[i] - x[i - 1]);
+    double x0 = log(x[i - 1]), x1 = log(x[i]);
+    double y0 = log(y[i - 1]), y1 = log(y[i]);
+    double t = (log(v) - x0) / (x1 - x0);
+    return exp(y0 + t * (y1 - y0));
+}
+
 double l720_hardware_gather_bandwidth(const l720_hardware *hw, double row_bytes)
 {
-    size_t n = hw->n_gather;
-    if (n == 0)
+    if (hw->n_gather == 0)
         return hw->link_bandwidth;
-    if (row_bytes <= hw->gather_row_bytes[0])
-        return hw->gather_bandwidth[0];
-    if (row_bytes >= hw->gather_row_bytes[n - 1])
-        return hw->gather_bandwidth[n - 1];
-    size_t i = 1;
-    while (hw->gather_row_bytes[i] < row_bytes)
-        i++;
-    double x0 = log(hw->gather_row_bytes[i - 1]), x1 = log(hw->gather_row_bytes[i]);
-    double y0 = log(hw->gather_bandwidth[i - 1]), y1 = log(hw->gather_bandwidth[i]);
-    double t = (log(row_bytes) - x0) / (x1 - x0);
-    return exp(y0 + t * (y1 - y0));
+    return interpolate(hw->gather_row_bytes, hw->gather_bandwidth, hw->n_gather, row_bytes, 1);
 }
 
 double l720_hardware_copy_seconds(const l720_hardware *hw, double streams)
 {
-    size_t n = hw->n_copy_streams;
-    if (n == 0)
+    if (hw->n_copy_streams == 0)
         return 0;
-    if (streams <= hw->copy_streams[0])
-        return hw->copy_streams_seconds[0];
-    if (streams >= hw->copy_streams[n - 1])
-        return hw->copy_streams_seconds[n - 1];
-    size_t i = 1;
-    while (hw->copy_streams[i] < streams)
-        i++;
-    double x0 = hw->copy_streams[i - 1], x1 = hw->copy_streams[i];
-    double y0 = hw->copy_streams_seconds[i - 1], y1 = hw->copy_streams_seconds[i];
-    return y0 + (y1 - y0) * (streams - x0) / (x1 - x0);
+    return interpolate(hw->copy_streams, hw->copy_streams_seconds, hw->n_copy_streams, streams,
+                       0);
 }

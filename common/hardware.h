@@ -42,6 +42,12 @@ typedef struct l720_hardware {
  * known ones; missing or non-positive fields are errors naming the field. */
 int l720_hardware_load(const char *name, l720_hardware *hw, l720_err *err);
 
+/* Loads each name of a comma-separated list into hw[0..max), *n of them
+ * (names past max are left out, empty names skipped); an unknown name is an
+ * error. */
+int l720_hardware_load_list(const char *list, l720_hardware *hw, size_t max, size_t *n,
+                            l720_err *err);
+
 /* Writes the known profile names, comma-separated, into buf. */
 void l720_hardware_names(char *buf, size_t n);
 

@@ -118,6 +118,14 @@ int l720_json_string(const cJSON *obj, const char *key, const char *where, const
     return 0;
 }
 
+void l720_json_add_finite(cJSON *obj, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(obj, key, v);
+    else
+        cJSON_AddNullToObject(obj, key);
+}
+
 cJSON *l720_json_array(const double *v, size_t n)
 {
     cJSON *a = cJSON_CreateArray();

@@ -32,6 +32,9 @@ int l720_json_string(const cJSON *obj, const char *key, const char *where, const
 int l720_json_number_opt(const cJSON *obj, const char *key, const char *where, double *out,
                          l720_err *err);
 
+/* Adds v under key, or null when v is not finite (JSON has no NaN or inf). */
+void l720_json_add_finite(cJSON *obj, const char *key, double v);
+
 /* A new array holding v[0..n). */
 cJSON *l720_json_array(const double *v, size_t n);
 

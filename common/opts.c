@@ -120,3 +120,31 @@ void l720_opts_usage(FILE *out, const char *cmd, const char *synopsis, const cha
     fprintf(out, "  %-28s %s\n", "--json", "print one JSON object on stdout instead of text");
     fprintf(out, "  %-28s %s\n", "--help", "show this help");
 }
+
+int l720_opts_parse_or_usage(FILE *out, const char *cmd, const char *synopsis, const char *about,
+                             const l720_opt *opts, int flags, int argc, char **argv, char **pos,
+                             int max_pos, int *npos, l720_err *err)
+{
+    int rc = l720_opts_parse(cmd, opts, flags, argc, argv, pos, max_pos, npos, err);
+    if (rc == L720_HELP)
+        l720_opts_usage(out, cmd, synopsis, about, opts);
+    return rc;
+}
+
+int l720_opt_positive(double v, const char *name, l720_err *err)
+{
+    if (isnan(v))
+        return l720_err_set(err, L720_EINPUT, "missing --%s", name);
+    if (!(v > 0))
+        return l720_err_set(err, L720_EINPUT, "--%s must be positive, got %g", name, v);
+    return 0;
+}
+
+int l720_opt_non_negative(double *v, double def, const char *name, l720_err *err)
+{
+    if (isnan(*v))
+        *v = def;
+    if (!(*v >= 0))
+        return l720_err_set(err, L720_EINPUT, "--%s must be >= 0, got %g", name, *v);
+    return 0;
+}

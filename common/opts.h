@@ -47,6 +47,19 @@ int l720_opts_parse(const char *cmd, const l720_opt *opts, int flags, int argc, 
 void l720_opts_usage(FILE *out, const char *cmd, const char *synopsis, const char *about,
                      const l720_opt *opts);
 
+/* l720_opts_parse, and on --help also l720_opts_usage to out: the first
+ * thing every subcommand does. Returns as l720_opts_parse does (the caller
+ * returns any non-zero value as it is). */
+int l720_opts_parse_or_usage(FILE *out, const char *cmd, const char *synopsis, const char *about,
+                             const l720_opt *opts, int flags, int argc, char **argv, char **pos,
+                             int max_pos, int *npos, l720_err *err);
+
+/* Checks of a double option left at NAN when not given; messages name --NAME.
+ * Required and > 0: "missing --NAME" or "--NAME must be positive, got V". */
+int l720_opt_positive(double v, const char *name, l720_err *err);
+/* Optional and >= 0: *v = def when not given; "--NAME must be >= 0, got V". */
+int l720_opt_non_negative(double *v, double def, const char *name, l720_err *err);
+
 /* Finds an option by name, or NULL. */
 const l720_opt *l720_opts_find(const l720_opt *opts, const char *name);
 

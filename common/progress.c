@@ -7,6 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 struct l720_progress {
     char label[64];
     double total;
@@ -66,6 +70,20 @@ void l720_progress_update(l720_progress *p, double done, const char *note)
             eta, note ? note : "");
     fflush(stderr);
     p->drawn = 1;
+}
+
+void l720_progress_tick(l720_progress *p, size_t *done)
+{
+    size_t seen;
+#ifdef _OPENMP
+#pragma omp atomic capture
+    seen = ++*done;
+    if (omp_get_thread_num() != 0)
+        return;
+#else
+    seen = ++*done;
+#endif
+    l720_progress_update(p, (double)seen, NULL);
 }
 
 void l720_progress_free(l720_progress *p)

@@ -186,14 +186,6 @@ static cJSON *named(const l720_law *law, const double *v)
     return o;
 }
 
-static void add_number_or_null(cJSON *o, const char *key, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 cJSON *l720_fit_job_json(const l720_fit_job *j)
 {
     const l720_law *law = j->law;
@@ -258,8 +250,8 @@ cJSON *l720_fit_job_json(const l720_fit_job *j)
         cJSON_AddNumberToObject(b, "converged", (double)j->boot.ok);
         cJSON_AddNumberToObject(b, "seed", (double)j->seed);
     }
-    add_number_or_null(r, "rmse_train", j->rmse_train);
-    add_number_or_null(r, "rmse_holdout", j->rmse_holdout);
+    l720_json_add_finite(r, "rmse_train", j->rmse_train);
+    l720_json_add_finite(r, "rmse_holdout", j->rmse_holdout);
     cJSON_AddNumberToObject(r, "seconds", j->seconds);
     return r;
 }

@@ -2,9 +2,6 @@
 #include "multistart.h"
 
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include <nlopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,13 +94,7 @@ int l720_fit_multistart(const l720_objective *o, const l720_grid *g, l720_fit_re
         e->ok = l720_lbfgs_converged(code, e->f);
         e->start = k;
         evals += ev;
-        size_t seen;
-#pragma omp atomic capture
-        seen = ++done;
-#ifdef _OPENMP
-        if (omp_get_thread_num() == 0)
-#endif
-            l720_progress_update(pg, (double)seen, NULL);
+        l720_progress_tick(pg, &done);
     }
     l720_progress_free(pg);
     qsort(ends, n, sizeof *ends, cmp_end);

@@ -6,17 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Appends v to a growing array. */
-static int push(double **a, size_t *n, size_t *cap, double v, l720_err *err)
+#include "csv.h"
+
+/* The values of a list parsed so far. */
+typedef struct {
+    double *v;
+    size_t n, cap;
+} values;
+
+/* Appends x to l. */
+static int push(values *l, double x, l720_err *err)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? 2 * *cap : 16;
-        double *na = realloc(*a, nc * sizeof *na);
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? 2 * l->cap : 16;
+        double *na = realloc(l->v, nc * sizeof *na);
         if (!na)
             return l720_err_set(err, L720_EFAIL, "out of memory");
-        *a = na, *cap = nc;
+        l->v = na, l->cap = nc;
     }
-    (*a)[(*n)++] = v;
+    l->v[l->n++] = x;
     return 0;
 }
 
@@ -35,100 +43,110 @@ static int number(const char *s, const char *end, double *v)
     return *e == '\0' && errno == 0 && isfinite(*v);
 }
 
+/* An item that is not of the list's form: the caller names the whole list. */
+#define BAD_ITEM (-1)
+
+/* Appends the values of the item [s, end) of the list text (named what) to
+ * l: 0, BAD_ITEM, or an error code with err set. */
+typedef int (*item_fn)(const char *s, const char *end, const char *text, const char *what,
+                       values *l, l720_err *err);
+
+/* Every item of the comma-separated text through item into *out (owned by
+ * the caller); nothing on an error. */
+static int parse_list(const char *text, const char *what, item_fn item, double **out, size_t *n,
+                      l720_err *err)
+{
+    values l = {0};
+    int rc = 0;
+    size_t len;
+    for (const char *p = text, *s; !rc && (s = l720_list_next(&p, &len));)
+        rc = item(s, s + len, text, what, &l, err);
+    if (rc) {
+        free(l.v);
+        l = (values){0};
+    }
+    *out = l.v, *n = l.n;
+    return rc;
+}
+
+/* A number >= 1, a range A-B or pow2:B. */
+static int expert_item(const char *s, const char *end, const char *text, const char *what,
+                       values *l, l720_err *err)
+{
+    (void)what;
+    const char *dash = end - s > 1 ? memchr(s + 1, '-', (size_t)(end - s - 1)) : NULL;
+    double a, b;
+    int rc = 0;
+    if (!strncmp(s, "pow2:", 5)) {
+        if (!number(s + 5, end, &b) || b < 1)
+            return BAD_ITEM;
+        for (double e = 1; e <= b && !rc; e *= 2)
+            rc = push(l, e, err);
+    } else if (dash) {
+        if (!number(s, dash, &a) || !number(dash + 1, end, &b) || a < 1 || b < a ||
+            a != floor(a) || b != floor(b) || b - a > 1e6)
+            return BAD_ITEM;
+        for (double e = a; e <= b && !rc; e++)
+            rc = push(l, e, err);
+    } else {
+        if (!number(s, end, &a))
+            return BAD_ITEM;
+        if (!(a >= 1))
+            return l720_err_set(err, L720_EINPUT, "expert count must be >= 1, got %g in '%s'", a,
+                                text);
+        rc = push(l, a, err);
+    }
+    return rc;
+}
+
+/* A positive number, or A:B for the powers of ten from A to B. */
+static int number_item(const char *s, const char *end, const char *text, const char *what,
+                       values *l, l720_err *err)
+{
+    (void)text;
+    const char *colon = memchr(s, ':', (size_t)(end - s));
+    double a, b;
+    int rc = 0;
+    if (colon) {
+        if (!number(s, colon, &a) || !number(colon + 1, end, &b) || !(a > 0) || b < a ||
+            b / a > 1e30)
+            return BAD_ITEM;
+        for (double v = a; v <= b * (1 + 1e-9) && !rc; v *= 10)
+            rc = push(l, v, err);
+    } else {
+        if (!number(s, end, &a))
+            return BAD_ITEM;
+        if (!(a > 0))
+            return l720_err_set(err, L720_EINPUT, "%s must be positive, got %g", what, a);
+        rc = push(l, a, err);
+    }
+    return rc;
+}
+
 int l720_plan_parse_experts(const char *text, double **out, size_t *n, l720_err *err)
 {
-    *out = NULL, *n = 0;
-    size_t cap = 0;
-    int rc = 0;
     if (!text || !*text)
         text = "pow2:1024";
-    const char *s = text;
-    while (!rc) {
-        const char *end = strchr(s, ',');
-        if (!end)
-            end = s + strlen(s);
-        const char *dash = end - s > 1 ? memchr(s + 1, '-', (size_t)(end - s - 1)) : NULL;
-        double a, b;
-        if (!strncmp(s, "pow2:", 5)) {
-            if (!number(s + 5, end, &b) || b < 1)
-                goto bad;
-            for (double e = 1; e <= b && !rc; e *= 2)
-                rc = push(out, n, &cap, e, err);
-        } else if (dash) {
-            if (!number(s, dash, &a) || !number(dash + 1, end, &b) || a < 1 || b < a ||
-                a != floor(a) || b != floor(b) || b - a > 1e6)
-                goto bad;
-            for (double e = a; e <= b && !rc; e++)
-                rc = push(out, n, &cap, e, err);
-        } else {
-            if (!number(s, end, &a))
-                goto bad;
-            if (!(a >= 1)) {
-                rc = l720_err_set(err, L720_EINPUT, "expert count must be >= 1, got %g in '%s'",
-                                  a, text);
-                break;
-            }
-            rc = push(out, n, &cap, a, err);
-        }
-        if (!*end)
-            break;
-        s = end + 1;
-        continue;
-    bad:
+    int rc = parse_list(text, "expert list", expert_item, out, n, err);
+    if (rc == BAD_ITEM)
         rc = l720_err_set(err, L720_EINPUT,
                           "bad expert list '%s': expected numbers >= 1, ranges A-B or pow2:MAX, "
                           "comma-separated",
                           text);
-    }
-    if (rc) {
-        free(*out);
-        *out = NULL, *n = 0;
-    }
     return rc;
 }
 
 int l720_plan_parse_numbers(const char *text, const char *what, double **out, size_t *n,
                             l720_err *err)
 {
-    *out = NULL, *n = 0;
-    size_t cap = 0;
-    int rc = 0;
-    const char *s = text ? text : "";
-    while (!rc) {
-        const char *end = strchr(s, ',');
-        if (!end)
-            end = s + strlen(s);
-        const char *colon = memchr(s, ':', (size_t)(end - s));
-        double a, b;
-        if (colon) {
-            if (!number(s, colon, &a) || !number(colon + 1, end, &b) || !(a > 0) || b < a ||
-                b / a > 1e30)
-                goto bad;
-            for (double v = a; v <= b * (1 + 1e-9) && !rc; v *= 10)
-                rc = push(out, n, &cap, v, err);
-        } else {
-            if (!number(s, end, &a))
-                goto bad;
-            if (!(a > 0)) {
-                rc = l720_err_set(err, L720_EINPUT, "%s must be positive, got %g", what, a);
-                break;
-            }
-            rc = push(out, n, &cap, a, err);
-        }
-        if (!*end)
-            break;
-        s = end + 1;
-        continue;
-    bad:
+    if (!text)
+        text = "";
+    int rc = parse_list(text, what, number_item, out, n, err);
+    if (rc == BAD_ITEM)
         rc = l720_err_set(err, L720_EINPUT,
                           "bad %s '%s': expected positive numbers or A:B (powers of ten), "
                           "comma-separated",
-                          what, text ? text : "");
-    }
-    if (rc) {
-        free(*out);
-        *out = NULL, *n = 0;
-    }
+                          what, text);
     return rc;
 }
 

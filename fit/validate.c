@@ -9,10 +9,6 @@
 #include "progress.h"
 #include "rng.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -136,13 +132,7 @@ int l720_bootstrap(const l720_objective *o, const double *theta, size_t B, uint6
         int code = l720_lbfgs(&ob, th, 1, &f, NULL);
         ok[b] = rng && l720_lbfgs_converged(code, f);
         l720_law_to_params(o->law, th, par + b * np);
-        size_t seen;
-#pragma omp atomic capture
-        seen = ++done;
-#ifdef _OPENMP
-        if (omp_get_thread_num() == 0)
-#endif
-            l720_progress_update(pg, (double)seen, NULL);
+        l720_progress_tick(pg, &done);
     }
     l720_progress_free(pg);
     if (by_run)

@@ -68,10 +68,10 @@ static cublasStatus_t layout(cublasLtMatrixLayout_t *l, cudaDataType t, long row
     return s;
 }
 
-static int gemm_typed(l720_gemm *g, cudaDataType ab, int ta, int tb, int M, int N, int K,
-                      float alpha, const void *A, long lda, long sa, const void *B, long ldb,
-                      long sb, float beta, float *C, long ldc, long sc, int batch, void *stream,
-                      l720_err *err)
+static int gemm_typed(l720_gemm *g, cudaDataType ab, cudaDataType ct, int ta, int tb, int M,
+                      int N, int K, float alpha, const void *A, long lda, long sa, const void *B,
+                      long ldb, long sb, float beta, void *C, long ldc, long sc, int batch,
+                      void *stream, l720_err *err)
 {
     int rc = L720_OK;
     cublasLtMatmulDesc_t desc = NULL;
@@ -89,7 +89,7 @@ static int gemm_typed(l720_gemm *g, cudaDataType ab, int ta, int tb, int M, int 
     LT_CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
     LT_CK(layout(&la, ab, tb ? K : N, tb ? N : K, ldb, sb, batch));
     LT_CK(layout(&lb, ab, ta ? M : K, ta ? K : M, lda, sa, batch));
-    LT_CK(layout(&lc, CUDA_R_32F, N, M, ldc, sc, batch));
+    LT_CK(layout(&lc, ct, N, M, ldc, sc, batch));
     LT_CK(cublasLtMatmulPreferenceCreate(&pref));
     LT_CK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb,
                                                sizeof wsb));
@@ -118,14 +118,23 @@ int l720_gemm_bf16(l720_gemm *g, int ta, int tb, int M, int N, int K, float alph
                    long lda, long sa, const void *B, long ldb, long sb, float beta, float *C,
                    long ldc, long sc, int batch, void *stream, l720_err *err)
 {
-    return gemm_typed(g, CUDA_R_16BF, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc,
-                      sc, batch, stream, err);
+    return gemm_typed(g, CUDA_R_16BF, CUDA_R_32F, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb,
+                      beta, C, ldc, sc, batch, stream, err);
+}
+
+int l720_gemm_bf16_out(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha,
+                       const void *A, long lda, long sa, const void *B, long ldb, long sb,
+                       float beta, void *C, long ldc, long sc, int batch, void *stream,
+                       l720_err *err)
+{
+    return gemm_typed(g, CUDA_R_16BF, CUDA_R_16BF, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb,
+                      beta, C, ldc, sc, batch, stream, err);
 }
 
 int l720_gemm_f32(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                   long lda, long sa, const float *B, long ldb, long sb, float beta, float *C,
                   long ldc, long sc, int batch, void *stream, l720_err *err)
 {
-    return gemm_typed(g, CUDA_R_32F, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc,
-                      sc, batch, stream, err);
+    return gemm_typed(g, CUDA_R_32F, CUDA_R_32F, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb,
+                      beta, C, ldc, sc, batch, stream, err);
 }

@@ -26,6 +26,13 @@ int l720_gemm_bf16(l720_gemm *g, int ta, int tb, int M, int N, int K, float alph
                    const void *A, long lda, long sa, const void *B, long ldb, long sb, float beta,
                    float *C, long ldc, long sc, int batch, void *stream, l720_err *err);
 
+/* The same with the result C rounded to bf16 (uint16_t storage; the sums
+ * are still fp32). */
+int l720_gemm_bf16_out(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha,
+                       const void *A, long lda, long sa, const void *B, long ldb, long sb,
+                       float beta, void *C, long ldc, long sc, int batch, void *stream,
+                       l720_err *err);
+
 /* The same with fp32 A and B, computed in full fp32 (no reduced-precision
  * matrix modes), for products whose result decides a discrete choice. */
 int l720_gemm_f32(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha, const float *A,

@@ -7,7 +7,8 @@ libkernels_a_SOURCES = \
 	kernels/peer_gpu.h kernels/peer.cu kernels/peer_kernels.cuh kernels/peer_topk.cuh \
 	kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu \
 	kernels/gemm.h kernels/gemm.cu kernels/gpu_util.cuh kernels/gpu_device.h kernels/gpu_device.cu \
-	kernels/dense_gpu.h kernels/dense_kernels.cu kernels/dense_attn.cu kernels/dense_model.cu
+	kernels/dense_gpu.h kernels/dense_kernels.cu kernels/dense_attn.cu kernels/dense_model.cu \
+	kernels/moe_gpu.h kernels/moe_gpu.cu kernels/moe_kernels.cuh kernels/moe_kernels.cu
 L720_LIBS += libkernels.a
 
 # GPU checks: a visible skip when no GPU answers.
@@ -21,6 +22,15 @@ TESTS += tests/test_gpu_dense
 tests_test_gpu_dense_SOURCES = tests/test_gpu_dense.cu tests/gpu/host_bf16.h
 tests_test_gpu_dense_LDADD = $(L720_LDADD) -lstdc++
 
+check_PROGRAMS += tests/test_gpu_moe
+TESTS += tests/test_gpu_moe
+tests_test_gpu_moe_SOURCES = tests/test_gpu_moe.cu tests/gpu/host_bf16.h
+tests_test_gpu_moe_LDADD = $(L720_LDADD) -lstdc++
+
+EXTRA_PROGRAMS += bench/bench_moe_layer
+bench_bench_moe_layer_SOURCES = bench/bench_moe_layer.cu
+bench_bench_moe_layer_LDADD = $(L720_LDADD) -lstdc++
+
 EXTRA_PROGRAMS += bench/bench_dense
 bench_bench_dense_SOURCES = bench/bench_dense.cu
 bench_bench_dense_LDADD = $(L720_LDADD) -lstdc++
@@ -28,7 +38,17 @@ bench_bench_dense_LDADD = $(L720_LDADD) -lstdc++
 EXTRA_PROGRAMS += bench/bench_peer
 bench_bench_peer_SOURCES = bench/bench_peer.cu
 bench_bench_peer_LDADD = $(L720_LDADD) -lstdc++
+
+# fused causal attention (flash_attn.h), its checks and benchmark
+libkernels_a_SOURCES += kernels/flash_attn.h kernels/flash_mma.cuh kernels/flash_attn.cu kernels/flash_attn_bwd.cu
+check_PROGRAMS += tests/test_gpu_flash
+TESTS += tests/test_gpu_flash
+tests_test_gpu_flash_SOURCES = tests/test_gpu_flash.cu tests/gpu/host_bf16.h
+tests_test_gpu_flash_LDADD = $(L720_LDADD) -lstdc++
+EXTRA_PROGRAMS += bench/bench_flash
+bench_bench_flash_SOURCES = bench/bench_flash.cu
+bench_bench_flash_LDADD = $(L720_LDADD) -lstdc++
 else
 TESTS += tests/test_gpu_nocuda.sh
 endif
-EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh tests/gpu/dense_run.sh bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_variants.sh bench/peer_torch.py
+EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh tests/gpu/dense_run.sh tests/gpu/moe_run.sh bench/moe_h100_log.txt kernels/moe_NOTES.md tests/gpu/flash_run.sh bench/flash_tune.sh bench/flash_h100_log.txt kernels/flash_NOTES.md bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_variants.sh bench/peer_torch.py

@@ -19,6 +19,9 @@
  * Parameter layouts are the CPU model's (trainer/MODEL.md):
  *   router [E, C] fp32; w1, w3 [E*H, C] (expert e: rows e*H ..);
  *   w2 [E*C, H] (expert e: rows e*C ..); bf16 working copies for w1, w3, w2.
+ * C and H must be multiples of 16 and 1 <= E <= 1024 (code 2 otherwise);
+ * device pointers 16-byte aligned (vector loads; x, dout, router, out and dx
+ * are checked: code 2).
  */
 #ifndef L720_MOE_GPU_H
 #define L720_MOE_GPU_H
@@ -66,6 +69,17 @@ int l720_moe_gpu_backward(l720_moe_gpu *m, l720_gemm *g, float *dx, float *drout
                           const float *router, const uint16_t *w1, const uint16_t *w3,
                           const uint16_t *w2, float balance_coef, float zloss_coef, void *stream,
                           l720_err *err);
+
+/* Layout of the expert rows (kernels/moe_gpu.cu): tight != 0 makes each
+ * training forward read the largest expert load back to the host (one
+ * synchronisation) and pad every expert only to it instead of to the
+ * capacity (fewer rows in the products; the result is the same function).
+ * Default 0: training runs without host synchronisation. */
+void l720_moe_gpu_set_tight(l720_moe_gpu *m, int tight);
+
+/* Rows the expert products ran on in the last forward (host value; padding
+ * included): E * capacity rounded up to 16 when padded. */
+int l720_moe_gpu_rows(const l720_moe_gpu *m);
 
 #ifdef __cplusplus
 }

@@ -25,10 +25,8 @@ int l720_sim_sweep_parse(const char *spec, l720_sim_sweep *sw, l720_err *err)
                             spec);
     sw->kind = (l720_sweep_kind)kind;
     sw->n = 0;
-    const char *p = colon + 1;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    size_t n;
+    for (const char *q = colon + 1, *p; (p = l720_list_next(&q, &n));) {
         char buf[64];
         double v;
         if (n == 0 || n >= sizeof buf)
@@ -48,9 +46,6 @@ int l720_sim_sweep_parse(const char *spec, l720_sim_sweep *sw, l720_err *err)
             return l720_err_set(err, L720_EINPUT, "sim: --sweep: more than %d values",
                                 L720_SWEEP_MAX);
         sw->values[sw->n++] = v;
-        if (!comma)
-            break;
-        p = comma + 1;
     }
     return 0;
 }
@@ -58,10 +53,8 @@ int l720_sim_sweep_parse(const char *spec, l720_sim_sweep *sw, l720_err *err)
 int l720_sim_policies_parse(const char *list, l720_sim_sweep *sw, l720_err *err)
 {
     sw->n_policies = 0;
-    const char *p = list;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    size_t n;
+    for (const char *q = list, *p; (p = l720_list_next(&q, &n));) {
         char buf[32];
         int pol = -1;
         if (n < sizeof buf) {
@@ -77,9 +70,6 @@ int l720_sim_policies_parse(const char *list, l720_sim_sweep *sw, l720_err *err)
         if (sw->n_policies == L720_POLICY_COUNT)
             return l720_err_set(err, L720_EINPUT, "sim: --policy: a policy named twice");
         sw->policies[sw->n_policies++] = (l720_policy)pol;
-        if (!comma)
-            break;
-        p = comma + 1;
     }
     return 0;
 }

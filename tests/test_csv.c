@@ -161,6 +161,20 @@ static void test_real_file(void)
        "unreadable file named: %s", err.msg);
 }
 
+static void test_list_next(void)
+{
+    const char *items[4];
+    size_t lens[4], n, k = 0;
+    for (const char *p = "ab,,c", *s; k < 4 && (s = l720_list_next(&p, &n)); k++)
+        items[k] = s, lens[k] = n;
+    ok(k == 3 && lens[0] == 2 && !strncmp(items[0], "ab", 2) && lens[1] == 0 && lens[2] == 1 &&
+           items[2][0] == 'c',
+       "list walk: items in turn, the empty one included");
+    const char *p = "";
+    ok(l720_list_next(&p, &n) != NULL && n == 0 && p == NULL && l720_list_next(&p, &n) == NULL,
+       "list walk: an empty list is one empty item");
+}
+
 int main(void)
 {
     test_basic();
@@ -170,5 +184,6 @@ int main(void)
     test_numbers();
     test_map_where();
     test_real_file();
+    test_list_next();
     return tap_done();
 }

@@ -60,5 +60,16 @@ int main(void)
     ok(l720_hardware_load(path, &hw, &err) == 2 && strstr(err.msg, "host_link"),
        "missing link named: %s", err.msg);
     unlink(path);
+
+    l720_hardware list[3];
+    size_t n = 9;
+    ok(l720_hardware_load_list("h100-sxm,,rtx4090", list, 3, &n, &err) == 0 && n == 2 &&
+           !strcmp(list[1].name, "rtx4090"),
+       "a list of profiles loads, empty names skipped");
+    ok(l720_hardware_load_list("h100-sxm,rtx4090", list, 1, &n, &err) == 0 && n == 1,
+       "a list loads up to its room");
+    ok(l720_hardware_load_list("h100-sxm,nosuch", list, 3, &n, &err) == 2 &&
+           strstr(err.msg, "nosuch"),
+       "an unknown name in a list is named: %s", err.msg);
     return tap_done();
 }

@@ -75,6 +75,15 @@ int main(void)
        "malformed JSON line named: %s", err.msg);
     ok(l720_json_read("/nonexistent.json", &err) == NULL && strstr(err.msg, "/nonexistent.json"),
        "unreadable file named");
+    cJSON *fin = cJSON_CreateObject();
+    l720_json_add_finite(fin, "x", 2.5);
+    l720_json_add_finite(fin, "nan", NAN);
+    l720_json_add_finite(fin, "inf", INFINITY);
+    ok(cJSON_GetObjectItem(fin, "x")->valuedouble == 2.5 &&
+           cJSON_IsNull(cJSON_GetObjectItem(fin, "nan")) &&
+           cJSON_IsNull(cJSON_GetObjectItem(fin, "inf")),
+       "non-finite numbers are written as null");
+    cJSON_Delete(fin);
     unlink(jl);
     unlink(path);
     rmdir(dir);

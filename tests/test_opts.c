@@ -1,4 +1,6 @@
 /* test_opts.c: option parsing and its one-line errors. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "opts.h"
@@ -59,5 +61,31 @@ int main(void)
     ok(l720_opts_parse("t", opts, 0, 1, a10, pos, 4, &np, &err) == 2 &&
            strstr(err.msg, "unknown option '-q'"),
        "short option: %s", err.msg);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    char *a11[] = {"--count", "7"};
+    int rc = l720_opts_parse_or_usage(out, "t", "[OPTIONS]", "About t.", opts, 0, 2, a11, pos, 4,
+                                      &np, &err);
+    fflush(out);
+    ok(rc == 0 && n == 7 && len == 0, "parse or usage: options parsed, nothing printed");
+    rc = l720_opts_parse_or_usage(out, "t", "[OPTIONS]", "About t.", opts, 0, 1, a6, pos, 4, &np,
+                                  &err);
+    fclose(out);
+    ok(rc == L720_HELP && text && strstr(text, "usage: llm720 t [OPTIONS]") &&
+           strstr(text, "About t.") && strstr(text, "--count N"),
+       "parse or usage: --help prints the usage");
+    free(text);
+
+    double v = NAN;
+    ok(l720_opt_positive(v, "flops", &err) == 2 && !strcmp(err.msg, "missing --flops"),
+       "a required option not given: %s", err.msg);
+    ok(l720_opt_positive(-1, "flops", &err) == 2 && strstr(err.msg, "--flops must be positive"),
+       "a required option not positive: %s", err.msg);
+    ok(l720_opt_non_negative(&v, 7, "kv", &err) == 0 && v == 7, "an optional option's default");
+    v = -2;
+    ok(l720_opt_non_negative(&v, 7, "kv", &err) == 2 && strstr(err.msg, "--kv must be >= 0"),
+       "an optional option below 0: %s", err.msg);
     return tap_done();
 }

@@ -58,6 +58,11 @@ int main(void)
     l720_progress *p = l720_progress_new("x", 10);
     ok(p == NULL && !l720_progress_enabled(), "no progress bar when stderr is not a terminal");
     l720_progress_update(p, 5, "half");
+    size_t done = 0;
+#pragma omp parallel for
+    for (int i = 0; i < 1000; i++)
+        l720_progress_tick(p, &done);
+    ok(done == 1000, "progress ticks from a parallel loop count every item (%zu)", done);
     l720_progress_free(p);
     return tap_done();
 }

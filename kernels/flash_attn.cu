@@ -1,0 +1,170 @@
+/* flash_attn.cu: the fused causal attention forward (flash_attn.h).
+ *
+ * One block of NW warps owns BR = 16 MB NW queries of one (sequence, head);
+ * each warp owns 16 MB of them (MB row blocks share every K and V fragment
+ * the warp loads from shared memory). The block walks the key tiles of BC keys up to its
+ * last query (tiles past the diagonal are never loaded), double-buffering K
+ * and V in shared memory with asynchronous copies. Per tile a warp computes
+ * S = Q K^T (16 x BC, tensor cores, fp32), masks the causal part on the
+ * diagonal tiles, updates the running row maximum and sum (log2 domain, the
+ * scale folded into one multiply), rescales its output accumulators and adds
+ * P V with P rounded to bf16 in registers. Warps whose rows all lie before a
+ * tile skip it. Blocks with the most tiles start first. */
+#include <math.h>
+
+#include "kernels/flash_attn.h"
+#include "kernels/flash_mma.cuh"
+
+/* Tile shapes per head size: warps per block, 16-row blocks per warp (MB),
+ * keys per tile (BC), least resident blocks per SM asked of the register
+ * allocator (launch bounds). A build may override them with a header given
+ * to nvcc -include (bench/flash_tune.sh). */
+#ifndef FLASH_FWD32
+#define FLASH_FWD32 4, 2, 64, 1
+#endif
+#ifndef FLASH_FWD64
+#define FLASH_FWD64 4, 2, 64, 1
+#endif
+#ifndef FLASH_FWD128
+#define FLASH_FWD128 4, 1, 64, 1
+#endif
+
+template <int D, int NW, int MB, int BC> static size_t fwd_smem()
+{
+    return (size_t)(16 * MB * NW + 4 * BC) * (D + 8) * sizeof(uint16_t);
+}
+
+template <int D, int NW, int MB, int BC, int MINB>
+__global__ void __launch_bounds__(NW * 32, MINB)
+    flash_fwd_kernel(uint16_t *y, float *lse, const uint16_t *qkv, int T, int C, int NH, float sl2)
+{
+    constexpr int RW = 16 * MB, BR = RW * NW, NT = 32 * NW, LD = D + 8, NB = BC / 8, DB = D / 8;
+    extern __shared__ __align__(16) uint16_t smem[];
+    uint16_t *sQ = smem, *sK = sQ + BR * LD, *sV = sK + 2 * BC * LD; /* [BR][LD], [2][BC][LD] x2 */
+    const int qt = (int)gridDim.x - 1 - (int)blockIdx.x, bh = blockIdx.y, b = bh / NH, h = bh % NH;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
+    const long ld = 3L * C;
+    const uint16_t *base = qkv + (long)b * T * ld + (long)h * D;
+    const int q0 = qt * BR, wq0 = q0 + warp * RW;
+    const int nk = (min(q0 + BR, T) - 1) / BC + 1;
+
+    tile_load<BR, D, NT>(sQ, base, ld, q0, T, tid);
+    tile_load<BC, D, NT>(sK, base + C, ld, 0, T, tid);
+    tile_load<BC, D, NT>(sV, base + 2 * C, ld, 0, T, tid);
+    cp_async_commit();
+
+    float o[MB][DB][4];
+    zero_acc<MB, DB>(o);
+    float m[MB][2], l[MB][2]; /* rows g, g+8 of each block: running max, partial sum */
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++)
+        m[mb][0] = m[mb][1] = -INFINITY, l[mb][0] = l[mb][1] = 0.0f;
+
+    for (int j = 0; j < nk; j++) {
+        const int cur = j & 1, k0 = j * BC;
+        kv_tile_wait<BC, D, NT>(sK, sV, base + C, base + 2 * C, ld, j, nk, T, tid);
+        if (k0 <= wq0 + RW - 1) {
+            const uint16_t *kb = sK + cur * BC * LD, *vb = sV + cur * BC * LD;
+            float s[MB][NB][4];
+            zero_acc<MB, NB>(s);
+            warp_mm_ss<MB, D, NB, true>(s, sQ, LD, warp * RW, kb, LD, lane);
+            const bool diag = k0 + BC - 1 > wq0;
+#pragma unroll
+            for (int mb = 0; mb < MB; mb++) {
+                const int row0 = wq0 + 16 * mb + g;
+                float mx[2] = {-INFINITY, -INFINITY}; /* of the raw scores */
+#pragma unroll
+                for (int nb = 0; nb < NB; nb++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        if (diag && k0 + nb * 8 + 2 * t4 + (e & 1) > row0 + 8 * (e >> 1))
+                            s[mb][nb][e] = -INFINITY;
+                        mx[e >> 1] = fmaxf(mx[e >> 1], s[mb][nb][e]);
+                    }
+                float alpha[2], mref[2];
+#pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+                    const float mn = fmaxf(m[mb][r], mx[r] * sl2); /* log2 domain */
+                    mref[r] = mn == -INFINITY ? 0.0f : mn;
+                    alpha[r] = fast_exp2(m[mb][r] - mref[r]); /* 0 while m is -inf */
+                    m[mb][r] = mn;
+                    l[mb][r] *= alpha[r];
+                }
+#pragma unroll
+                for (int nb = 0; nb < NB; nb++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        float p = fast_exp2(fmaf(s[mb][nb][e], sl2, -mref[e >> 1]));
+                        s[mb][nb][e] = p;
+                        l[mb][e >> 1] += p;
+                    }
+#pragma unroll
+                for (int i = 0; i < DB; i++) {
+                    o[mb][i][0] *= alpha[0];
+                    o[mb][i][1] *= alpha[0];
+                    o[mb][i][2] *= alpha[1];
+                    o[mb][i][3] *= alpha[1];
+                }
+            }
+            warp_mm_rs<MB, BC, DB>(o, s, vb, LD, lane);
+        }
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++)
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float lr = l[mb][r];
+            lr += __shfl_xor_sync(0xffffffffu, lr, 1);
+            lr += __shfl_xor_sync(0xffffffffu, lr, 2);
+            const int row = wq0 + 16 * mb + g + 8 * r;
+            if (row >= T)
+                continue;
+            const float inv = 1.0f / lr;
+            uint16_t *yr = y + ((long)b * T + row) * C + (long)h * D + 2 * t4;
+#pragma unroll
+            for (int i = 0; i < DB; i++)
+                *(uint32_t *)(yr + i * 8) =
+                    pack_bf2(o[mb][i][2 * r] * inv, o[mb][i][2 * r + 1] * inv);
+            if (t4 == 0)
+                lse[(long)bh * T + row] = (m[mb][r] + log2f(lr)) * LN2;
+        }
+}
+
+template <int D, int NW, int MB, int BC, int MINB>
+static int fwd_launch(uint16_t *y, float *lse, const uint16_t *qkv, int B, int T, int C, int NH,
+                      cudaStream_t st, l720_err *err)
+{
+    size_t sm = fwd_smem<D, NW, MB, BC>();
+    int rc = flash_prepare(flash_fwd_kernel<D, NW, MB, BC, MINB>, sm, err);
+    if (rc)
+        return rc;
+    dim3 grid((T + 16 * MB * NW - 1) / (16 * MB * NW), B * NH);
+    float sl2 = LOG2E / sqrtf((float)D);
+    flash_fwd_kernel<D, NW, MB, BC, MINB><<<grid, NW * 32, sm, st>>>(y, lse, qkv, T, C, NH, sl2);
+    GPU_LAUNCHED();
+    return L720_OK;
+}
+
+extern "C" int l720_flash_attn_supported(int hs) { return hs == 32 || hs == 64 || hs == 128; }
+
+extern "C" int l720_flash_attn_fwd(uint16_t *y, float *lse, const uint16_t *qkv, int B, int T,
+                                   int C, int NH, void *stream, l720_err *err)
+{
+    const void *ptrs[2] = {y, qkv};
+    int rc = flash_shape_check(B, T, C, NH, ptrs, 2, err);
+    if (rc)
+        return rc;
+    cudaStream_t st = (cudaStream_t)stream;
+    switch (C / NH) {
+    case 32:
+        return fwd_launch<32, FLASH_FWD32>(y, lse, qkv, B, T, C, NH, st, err);
+    case 64:
+        return fwd_launch<64, FLASH_FWD64>(y, lse, qkv, B, T, C, NH, st, err);
+    default:
+        return fwd_launch<128, FLASH_FWD128>(y, lse, qkv, B, T, C, NH, st, err);
+    }
+}
