@@ -13,6 +13,13 @@
 
 #define PEER_MAX_STAGES 16
 
+/* Backward: the routing backward (score, query, BatchNorm, sub-key and Wq
+ * gradients) on two high-priority side streams, concurrent with the dU pass
+ * and the dx gathers on the caller's stream. Off while stage timing is on. */
+#ifndef PEER_OVERLAP
+#define PEER_OVERLAP 1
+#endif
+
 /* Runs of equal keys over a sorted array. */
 typedef struct peer_runs {
     int *id, *cnt, *off; /* [max] */
@@ -36,6 +43,7 @@ struct l720_peer_gpu {
     int *ti;                    /* [T, 2h, k] */
     int *ids;                   /* [P] expert per pair */
     float *gate, *act;          /* [P] */
+    float *gate_s, *act_s, *dc_s, *da_s; /* [P] at the pairs' sorted positions */
     int *iota;                  /* [2P] 0, 1, 2, ... */
     int *skey, *sp;             /* [P] sorted expert ids, pair ids */
     peer_runs er;               /* runs of experts */
@@ -51,6 +59,8 @@ struct l720_peer_gpu {
     void *cub;                  /* CUB temporary storage */
     size_t cub_bytes;
     int key_bits, key2_bits;
+    cudaStream_t side[2];       /* backward: routing chain, sub-key gradients */
+    cudaEvent_t fork[4];        /* fork and join points of the side streams */
     int timing;                 /* record an event after each stage */
     int nev;
     cudaEvent_t ev[PEER_MAX_STAGES + 1];
@@ -106,7 +116,8 @@ static int bits_for(long x)
     X(dv, uint16_t, er_max * d) X(dqn, float, T * HD) X(dq, uint16_t, T * HD) X(k2, int, 2 * P)      \
     X(k2s, int, 2 * P) X(e2s, int, 2 * P) X(dxq, float, T * d)                        \
     X(part, float, PEER_COL_RB * HD * 2) X(bnsum, float, 2 * HD)                  \
-    X(k3, uint16_t, 2 * h * n * K3) X(qs, uint16_t, T * 2 * h * K3)
+    X(k3, uint16_t, 2 * h * n * K3) X(qs, uint16_t, T * 2 * h * K3)                               \
+    X(gate_s, float, P) X(act_s, float, P) X(dc_s, float, P) X(da_s, float, P)
 
 #define PEER_LOCALS(m)                                                                             \
     const size_t T = (size_t)(m)->tokens, d = (size_t)(m)->d, n = (size_t)(m)->n,                 \
@@ -175,6 +186,12 @@ static int alloc_all(l720_peer_gpu *p, l720_err *err)
         return err->code;
     p->cub_bytes = cub_bytes_for(P, er_max);
     GPU_CK(cudaMalloc(&p->cub, p->cub_bytes));
+    int lo = 0, hi = 0;
+    GPU_CK(cudaDeviceGetStreamPriorityRange(&lo, &hi));
+    for (int i = 0; i < 2; i++)
+        GPU_CK(cudaStreamCreateWithPriority(&p->side[i], cudaStreamNonBlocking, hi));
+    for (int i = 0; i < 4; i++)
+        GPU_CK(cudaEventCreateWithFlags(&p->fork[i], cudaEventDisableTiming));
     k_iota<<<1024, 256>>>(p->iota, (long)(2 * P));
     GPU_LAUNCHED();
     GPU_CK(cudaDeviceSynchronize());
@@ -230,6 +247,12 @@ void l720_peer_gpu_free(l720_peer_gpu *p)
 #undef FR
     runs_free(&p->er);
     runs_free(&p->kr);
+    for (int i = 0; i < 2; i++)
+        if (p->side[i])
+            cudaStreamDestroy(p->side[i]);
+    for (int i = 0; i < 4; i++)
+        if (p->fork[i])
+            cudaEventDestroy(p->fork[i]);
     cudaFree(p->cub);
     l720_gemm_free(p->gemm);
     free(p);
@@ -246,6 +269,12 @@ static int sort_runs(l720_peer_gpu *p, const int *keys, int *skeys, int *svals, 
     b = p->cub_bytes;
     GPU_CK(cub::DeviceScan::ExclusiveSum(p->cub, b, r->cnt, r->off, r->max, s));
     return 0;
+}
+
+static peer_sorted sorted_pairs(l720_peer_gpu *p, int P)
+{
+    peer_sorted ps = {p->er.id, p->er.off, p->er.cnt, p->er.n, p->er.max, p->sp, P};
+    return ps;
 }
 
 int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const uint16_t *x,
@@ -291,8 +320,8 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
     if (sort_runs(p, p->ids, p->skey, p->sp, P, p->key_bits, &p->er, s, err))
         return err->code;
     mark(p, "fwd sort by expert", s);
-    peer_expert_act(p->er.id, p->er.off, p->er.cnt, p->er.n, p->er.max, p->sp, w->u, x, d, h * k,
-                    p->act, s);
+    const peer_sorted ps = sorted_pairs(p, P);
+    peer_expert_act(&ps, w->u, x, d, h * k, p->gate, p->act, p->act_s, p->gate_s, s);
     GPU_LAUNCHED();
     mark(p, "fwd u.x (expert-major)", s);
     peer_gather_rows(p->ids, p->gate, p->act, w->v, T, d, h * k, NULL, y, s);
@@ -312,38 +341,65 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
     if (!p->trained)
         return l720_err_set(err, L720_EINPUT, "peer: backward needs a training forward first");
     mark(p, "bwd start", s);
-    peer_expert_bwd(p->er.id, p->er.off, p->er.cnt, p->er.n, p->er.max, p->sp, w->v, x, dy, d,
-                    h * k, p->gate, p->act, p->dc, p->da, p->du, p->dv, s);
+    const peer_sorted ps = sorted_pairs(p, P);
+    peer_expert_dv(&ps, w->v, dy, d, h * k, p->gate_s, p->act_s, p->dc_s, p->dc, p->da, p->da_s,
+                   p->dv, s);
     GPU_LAUNCHED();
-    mark(p, "bwd dU dV (expert-major)", s);
-    peer_route_bwd(p->ids, p->gate, p->act, p->dc, w->keys, T, h, n, k, m->d_key, p->ds, p->dqn, s);
-    peer_subkey_keys(p->ids, P, h, n, k, p->k2, s);
+    mark(p, "bwd dV dc da (expert-major)", s);
+    /* with timing on, one stream, so that each stage has its own time */
+    const int overlap = PEER_OVERLAP && !p->timing;
+    cudaStream_t sr = overlap ? p->side[0] : s, sk = overlap ? p->side[1] : s;
+    if (overlap) {
+        GPU_CK(cudaEventRecord(p->fork[0], s));
+        GPU_CK(cudaStreamWaitEvent(sr, p->fork[0], 0));
+    }
+    peer_expert_du(&ps, x, d, h * k, p->da_s, p->du, s);
     GPU_LAUNCHED();
-    if (sort_runs(p, p->k2, p->k2s, p->e2s, 2 * P, p->key2_bits, &p->kr, s, err))
+    mark(p, "bwd dU (expert-major)", s);
+    peer_route_bwd(p->ids, p->gate, p->act, p->dc, w->keys, T, h, n, k, m->d_key, p->ds, p->dqn,
+                   sr);
+    GPU_LAUNCHED();
+    mark(p, "bwd score + query grads", s);
+    if (overlap) {
+        GPU_CK(cudaEventRecord(p->fork[1], sr));
+        GPU_CK(cudaStreamWaitEvent(sk, p->fork[1], 0));
+    }
+    peer_subkey_keys(p->ids, P, h, n, k, p->k2, sk);
+    GPU_LAUNCHED();
+    if (sort_runs(p, p->k2, p->k2s, p->e2s, 2 * P, p->key2_bits, &p->kr, sk, err))
         return err->code;
-    GPU_CK(cudaMemsetAsync(g->keys, 0, (size_t)2 * h * n * p->dk2 * sizeof(float), s));
+    mark(p, "bwd sub-key sort", s);
+    GPU_CK(cudaMemsetAsync(g->keys, 0, (size_t)2 * h * n * p->dk2 * sizeof(float), sk));
     peer_subkey_grad(p->kr.id, p->kr.off, p->kr.cnt, p->kr.n, p->kr.max, p->e2s, p->ds, p->qn, n,
-                     h, k, m->d_key, g->keys, s);
+                     h, k, m->d_key, g->keys, sk);
     GPU_LAUNCHED();
-    mark(p, "bwd routing + sub-keys", s);
+    mark(p, "bwd sub-key grads", s);
     peer_bn_bwd(p->q, p->mean, p->rstd, w->gamma, p->dqn, T, HD, p->bnsum + HD, p->bnsum, p->dq,
-                p->part, s);
+                p->part, sr);
     GPU_LAUNCHED();
     if (g->beta)
-        GPU_CK(cudaMemcpyAsync(g->beta, p->bnsum, HD * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        GPU_CK(cudaMemcpyAsync(g->beta, p->bnsum, HD * sizeof(float), cudaMemcpyDeviceToDevice, sr));
     if (g->gamma)
         GPU_CK(cudaMemcpyAsync(g->gamma, p->bnsum + HD, HD * sizeof(float),
-                               cudaMemcpyDeviceToDevice, s));
+                               cudaMemcpyDeviceToDevice, sr));
     if (l720_gemm_bf16(p->gemm, 1, 0, HD, d, T, 1.0f, p->dq, HD, 0, x, d, 0, 0.0f, g->wq, d, 0, 1,
-                       s, err))
+                       sr, err))
         return err->code;
     if (l720_gemm_bf16(p->gemm, 0, 0, T, d, HD, 1.0f, p->dq, HD, 0, w->wq, d, 0, 0.0f, p->dxq, d,
-                       0, 1, s, err))
+                       0, 1, sr, err))
         return err->code;
     mark(p, "bwd BN + Wq GEMMs", s);
+    if (overlap) { /* dx needs dxq; then the sub-key stream joins */
+        GPU_CK(cudaEventRecord(p->fork[2], sr));
+        GPU_CK(cudaStreamWaitEvent(s, p->fork[2], 0));
+    }
     peer_gather_rows(p->ids, p->da, NULL, w->u, T, d, h * k, p->dxq, dx, s);
     GPU_LAUNCHED();
     mark(p, "bwd dx (u gathers)", s);
+    if (overlap) {
+        GPU_CK(cudaEventRecord(p->fork[3], sk));
+        GPU_CK(cudaStreamWaitEvent(s, p->fork[3], 0));
+    }
     return 0;
 }
 

@@ -1,9 +1,12 @@
 /* peer_expert.cu: the PEER expert part. Expert-major kernels walk the
  * (token, expert) pairs sorted by expert, one warp per expert, reading the
- * expert's rows once; token-major kernels gather the h*k rows of a token.
- * (Splitting rows into column slices, to keep the gathered token rows in
- * L2, was tried and measured slower: the short dependent load chains per
- * warp, not L2 misses, bound these kernels; see bench/RESULTS.md.) */
+ * expert's row once; token-major kernels gather the h*k rows of a token.
+ * The per-pair scalars the expert-major kernels read and write sit at the
+ * pairs' sorted positions (contiguous per expert); small kernels move them
+ * to and from pair order. (Splitting rows into column slices, so that the
+ * gathered token rows stay in L2, was measured slower twice: the per-warp
+ * chain of dependent loads costs more than the L2 misses saved; see
+ * kernels/NOTES.md.) */
 #include "gpu_util.cuh"
 #include "peer_kernels.cuh"
 
@@ -88,23 +91,31 @@ static __device__ inline void store8(uint16_t *dst, const float f[8])
     }
 
 #define EXP_BLOCK 64 /* small blocks: the register-heavy warps fill the SMs better */
-#define EXP_UNROLL (MODE == 1 ? 2 : 3) /* pairs whose rows are loaded together */
+#define EXP_UNROLL(MODE) ((MODE) == 1 ? 2 : 3) /* pairs whose rows are loaded together */
+/* blocks of EXP_BLOCK an SM the register use must allow: u.x and dU, dV */
+#ifndef EXP_MINB02
+#define EXP_MINB02 8 /* 128 registers, no spills: 16 warps an SM */
+#endif
+#ifndef EXP_MINB1
+#define EXP_MINB1 1 /* 166 registers (8: 128 with a few spilled, measured 0.06 ms faster) */
+#endif
 
-/* One warp per run (expert), whole rows: lane l holds columns (c*32 + l)*8
- * .. +8, c < CH = d/256. The run's pair ids (and per-pair scalars) are
- * fetched 32 at a time, one per lane, and broadcast by shuffles, so that the
- * loads of EXP_UNROLL token rows are issued together.
- * MODE 0: act[p] = u_e . x_t.
- * MODE 1: dV row = sum g gelu(a) dy_t; dc[p] = v_e . dy_t; da[p] = g gelu'(a) dc.
- * MODE 2: dU row = sum da_p x_t. */
+/* One warp per run (expert). Whole rows: lane l holds 16-byte columns
+ * c*32 + l, c < CH = d/256. The run's sorted positions i (pair id sp[i],
+ * per-pair scalars at i) are fetched 32 at a time, one per lane, and
+ * broadcast by shuffles, so that the loads of EXP_UNROLL token rows are
+ * issued together.
+ * MODE 0: out[i] = u_e . x_t.
+ * MODE 1: dV row = sum ca_i gelu(cb_i) dy_t (ca: gate, cb: act, sorted);
+ *         out[i] = v_e . dy_t.
+ * MODE 2: dU row = sum ca_i x_t (ca: da, sorted). */
 template <int CH, int MODE>
-__global__ void __launch_bounds__(EXP_BLOCK) k_expert_rows(const int *run_off, const int *run_cnt,
-                                                     const int *run_id, const int *nruns,
-                                                     const int *sp, const uint4 *w,
-                                                     const uint4 *rows, int hk, const float *gate,
-                                                     const float *act, float *o1, float *o2,
-                                                     uint16_t *grad)
+__global__ void __launch_bounds__(EXP_BLOCK, MODE == 1 ? EXP_MINB1 : EXP_MINB02)
+    k_expert_rows(const int *run_off, const int *run_cnt, const int *run_id, const int *nruns,
+                  const int *sp, const uint4 *w, const uint4 *rows, int hk, const float *ca,
+                  const float *cb, float *out, uint16_t *grad)
 {
+    constexpr int UNR = EXP_UNROLL(MODE);
     const int r = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
     if (r >= *nruns)
@@ -126,32 +137,29 @@ __global__ void __launch_bounds__(EXP_BLOCK) k_expert_rows(const int *run_off, c
             acc[c][q] = 0.0f;
     for (int base = 0; base < cnt; base += 32) {
         const int m = min(32, cnt - base);
-        int myp = 0;
-        float mya = 0.0f, myb = 0.0f;
+        int myt = 0;
+        float mya = 0.0f, myb = 0.0f, myo = 0.0f;
         if (lane < m) {
-            myp = sp[beg + base + lane];
-            if (MODE == 1) {
-                mya = gate[myp];
-                myb = act[myp];
-            } else if (MODE == 2) {
-                mya = act[myp]; /* da */
-            }
+            const int i = beg + base + lane;
+            myt = sp[i] / hk;
+            if (MODE != 0)
+                mya = ca[i];
+            if (MODE == 1)
+                myb = cb[i];
         }
-        for (int j = 0; j < m; j += EXP_UNROLL) {
-            uint4 xr[EXP_UNROLL][CH];
-            int pj[EXP_UNROLL];
+        for (int j = 0; j < m; j += UNR) {
+            uint4 xr[UNR][CH];
 #pragma unroll
-            for (int u = 0; u < EXP_UNROLL; u++) {
-                pj[u] = __shfl_sync(0xffffffffu, myp, (j + u) & 31);
+            for (int u = 0; u < UNR; u++) {
+                const int t = __shfl_sync(0xffffffffu, myt, (j + u) & 31);
                 if (j + u < m) {
-                    const size_t t = (size_t)(pj[u] / hk);
 #pragma unroll
                     for (int c = 0; c < CH; c++)
-                        xr[u][c] = rows[t * d8 + c * 32 + lane];
+                        xr[u][c] = rows[(size_t)t * d8 + c * 32 + lane];
                 }
             }
 #pragma unroll
-            for (int u = 0; u < EXP_UNROLL; u++) {
+            for (int u = 0; u < UNR; u++) {
                 const float sa = __shfl_sync(0xffffffffu, mya, (j + u) & 31);
                 const float sb = __shfl_sync(0xffffffffu, myb, (j + u) & 31);
                 if (j + u >= m)
@@ -169,15 +177,10 @@ __global__ void __launch_bounds__(EXP_BLOCK) k_expert_rows(const int *run_off, c
                             s = fmaf(fa[q], fb[q], s);
                     }
                     s = warp_sum(s);
-                    if (MODE == 0) {
-                        if (lane == 0)
-                            o1[pj[u]] = s;
+                    if (lane == j + u)
+                        myo = s;
+                    if (MODE == 0)
                         continue;
-                    }
-                    if (lane == 0) {
-                        o1[pj[u]] = s;
-                        o2[pj[u]] = sa * gelu_grad_f(sb) * s;
-                    }
                     cf = sa * gelu_f(sb);
                 }
 #pragma unroll
@@ -190,42 +193,87 @@ __global__ void __launch_bounds__(EXP_BLOCK) k_expert_rows(const int *run_off, c
                 }
             }
         }
+        if (MODE != 2 && lane < m)
+            out[beg + base + lane] = myo;
     }
     if (MODE != 0)
 #pragma unroll
         for (int c = 0; c < CH; c++)
-            store8(grad + (size_t)r * d8 * 8 + ((size_t)c * 32 + lane) * 8, acc[c]);
+            store8(grad + ((size_t)r * d8 + (size_t)c * 32 + lane) * 8, acc[c]);
 }
 
-int peer_expert_act(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
-                    int maxruns, const int *sp, const uint16_t *u, const uint16_t *x, int d, int hk,
-                    float *act, cudaStream_t s)
+static unsigned expert_blocks(int maxruns)
 {
-    const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + EXP_BLOCK - 1) / EXP_BLOCK);
+    return (unsigned)(((size_t)maxruns * 32 + EXP_BLOCK - 1) / EXP_BLOCK);
+}
+
+/* act by pair id from the sorted positions; the gate copied to them. */
+__global__ void k_act_finalize(const int *sp, int P, const float *act_s, const float *gate,
+                               float *act, float *gate_s)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < P; i += gridDim.x * blockDim.x) {
+        const int p = sp[i];
+        act[p] = act_s[i];
+        gate_s[i] = gate[p];
+    }
+}
+
+/* dc by pair id from the sorted positions; da = g gelu'(a) dc, by pair id and sorted. */
+__global__ void k_dc_finalize(const int *sp, int P, const float *dc_s, const float *gate_s,
+                              const float *act_s, float *dc, float *da, float *da_s)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < P; i += gridDim.x * blockDim.x) {
+        const int p = sp[i];
+        const float c = dc_s[i], a = gate_s[i] * gelu_grad_f(act_s[i]) * c;
+        dc[p] = c;
+        da[p] = a;
+        da_s[i] = a;
+    }
+}
+
+static unsigned flat_grid(int n)
+{
+    const int b = (n + 255) / 256;
+    return (unsigned)(b < 16384 ? b : 16384);
+}
+
+int peer_expert_act(const peer_sorted *ps, const uint16_t *u, const uint16_t *x, int d, int hk,
+                    const float *gate, float *act, float *act_s, float *gate_s, cudaStream_t s)
+{
 #define L(CH)                                                                                      \
-    k_expert_rows<CH, 0><<<blocks, EXP_BLOCK, 0, s>>>(run_off, run_cnt, run_id, nruns, sp,               \
-                                                (const uint4 *)u, (const uint4 *)x, hk, NULL,      \
-                                                NULL, act, NULL, NULL)
+    k_expert_rows<CH, 0><<<expert_blocks(ps->maxruns), EXP_BLOCK, 0, s>>>(ps->run_off, ps->run_cnt, ps->run_id,        \
+                                                      ps->nruns, ps->sp, (const uint4 *)u,         \
+                                                      (const uint4 *)x, hk, NULL, NULL, act_s,     \
+                                                      NULL)
     DISPATCH_CH(d, L)
 #undef L
+    k_act_finalize<<<flat_grid(ps->P), 256, 0, s>>>(ps->sp, ps->P, act_s, gate, act, gate_s);
     return 0;
 }
 
-int peer_expert_bwd(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
-                    int maxruns, const int *sp, const uint16_t *v, const uint16_t *x,
-                    const uint16_t *dy, int d, int hk, const float *gate, const float *act,
-                    float *dc, float *da, uint16_t *du, uint16_t *dv, cudaStream_t s)
+int peer_expert_dv(const peer_sorted *ps, const uint16_t *v, const uint16_t *dy, int d, int hk,
+                   const float *gate_s, const float *act_s, float *dc_s, float *dc, float *da,
+                   float *da_s, uint16_t *dv, cudaStream_t s)
 {
-    const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + EXP_BLOCK - 1) / EXP_BLOCK);
 #define L(CH)                                                                                      \
-    k_expert_rows<CH, 1><<<blocks, EXP_BLOCK, 0, s>>>(run_off, run_cnt, run_id, nruns, sp,               \
-                                                (const uint4 *)v, (const uint4 *)dy, hk, gate,     \
-                                                act, dc, da, dv)
+    k_expert_rows<CH, 1><<<expert_blocks(ps->maxruns), EXP_BLOCK, 0, s>>>(ps->run_off, ps->run_cnt, ps->run_id,        \
+                                                      ps->nruns, ps->sp, (const uint4 *)v,         \
+                                                      (const uint4 *)dy, hk, gate_s, act_s, dc_s,  \
+                                                      dv)
     DISPATCH_CH(d, L)
 #undef L
+    k_dc_finalize<<<flat_grid(ps->P), 256, 0, s>>>(ps->sp, ps->P, dc_s, gate_s, act_s, dc, da,
+                                                  da_s);
+    return 0;
+}
+
+int peer_expert_du(const peer_sorted *ps, const uint16_t *x, int d, int hk, const float *da_s,
+                   uint16_t *du, cudaStream_t s)
+{
 #define L(CH)                                                                                      \
-    k_expert_rows<CH, 2><<<blocks, EXP_BLOCK, 0, s>>>(run_off, run_cnt, run_id, nruns, sp, NULL,         \
-                                                (const uint4 *)x, hk, NULL, da, NULL, NULL, du)
+    k_expert_rows<CH, 2><<<expert_blocks(ps->maxruns), EXP_BLOCK, 0, s>>>(ps->run_off, ps->run_cnt, ps->run_id,        \
+                                                      ps->nruns, ps->sp, NULL, (const uint4 *)x,   \
+                                                      hk, da_s, NULL, NULL, du)
     DISPATCH_CH(d, L)
 #undef L
     return 0;

@@ -36,21 +36,31 @@ void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int
 void peer_topk_combine(const float *val, const int *idx, int T, int h, int n, int k, int *ids,
                        float *gates, cudaStream_t s);
 
-/* Expert-major: act[p] = u_e . x_t for the pairs of each run (pairs sorted
- * by expert: sp [P] pair ids, runs of run_cnt[r] pairs of expert run_id[r]). */
-int peer_expert_act(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
-                    int maxruns, const int *sp, const uint16_t *u, const uint16_t *x, int d, int hk,
-                    float *act, cudaStream_t s);
+/* The (token, expert) pairs sorted by expert: sp [P] pair ids; runs of
+ * run_cnt[r] pairs of expert run_id[r] from sorted position run_off[r]
+ * (*nruns runs, at most maxruns). */
+typedef struct peer_sorted {
+    const int *run_id, *run_off, *run_cnt, *nruns;
+    int maxruns;
+    const int *sp;
+    int P;
+} peer_sorted;
+
+/* Expert-major: act[p] = u_e . x_t; also act_s, gate_s [P] at the sorted positions. */
+int peer_expert_act(const peer_sorted *ps, const uint16_t *u, const uint16_t *x, int d, int hk,
+                    const float *gate, float *act, float *act_s, float *gate_s, cudaStream_t s);
 /* Token-major: out_t = add_t + sum_p coef_p W[ids_p], coef_p = gate_p *
  * gelu(act_p) (act != NULL) or gate_p; out bf16 [T, d]; add fp32 or NULL. */
 void peer_gather_rows(const int *ids, const float *gate, const float *act, const uint16_t *W,
                       int T, int d, int hk, const float *add, uint16_t *out, cudaStream_t s);
-/* Expert-major backward: du, dv [maxruns, d] bf16 (row r for run r), dc_p = dy.v,
- * da_p = g gelu'(a) dc_p. */
-int peer_expert_bwd(const int *run_id, const int *run_off, const int *run_cnt, const int *nruns,
-                    int maxruns, const int *sp, const uint16_t *v, const uint16_t *x,
-                    const uint16_t *dy, int d, int hk, const float *gate, const float *act,
-                    float *dc, float *da, uint16_t *du, uint16_t *dv, cudaStream_t s);
+/* Expert-major backward, first pass: dv [maxruns, d] bf16 (row r for run r),
+ * dc_p = dy.v, da_p = g gelu'(a) dc_p (by pair id; dc_s, da_s sorted). */
+int peer_expert_dv(const peer_sorted *ps, const uint16_t *v, const uint16_t *dy, int d, int hk,
+                   const float *gate_s, const float *act_s, float *dc_s, float *dc, float *da,
+                   float *da_s, uint16_t *dv, cudaStream_t s);
+/* Second pass: du [maxruns, d] bf16 = sum da_p x_t per run. */
+int peer_expert_du(const peer_sorted *ps, const uint16_t *x, int d, int hk, const float *da_s,
+                   uint16_t *du, cudaStream_t s);
 
 /* Routing backward per (t, head): ds [P] (score gradients) and dqn [T, HD]. */
 void peer_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,

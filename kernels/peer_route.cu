@@ -115,8 +115,11 @@ void peer_bn_apply(const float *q, const float *mean, const float *rstd, const f
 /* One warp per row of S (n <= 1024: 32 values per lane). VEC (n a multiple
  * of 4): 16-byte loads, lane l holding columns 128 i + 4 l .. +4 (the
  * result depends only on the (value, column) pairs, not on where they sit). */
+#ifndef PEER_TOPK_MINB
+#define PEER_TOPK_MINB 4 /* blocks of 256 an SM: 64 registers (a few spilled), 32 warps resident */
+#endif
 template <bool VEC>
-__global__ void k_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx)
+__global__ void __launch_bounds__(256, PEER_TOPK_MINB) k_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx)
 {
     const int row = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
@@ -125,7 +128,6 @@ __global__ void k_topk_rows(const float *S, int nb, int T, int n, int k, float *
     const int b = row / T, t = row % T;
     const float *s = S + (size_t)row * n;
     float v[32];
-    int key[32];
     if (VEC) {
 #pragma unroll
         for (int i = 0; i < 8; i++) {
@@ -137,22 +139,21 @@ __global__ void k_topk_rows(const float *S, int nb, int T, int n, int k, float *
             v[4 * i + 1] = f.y;
             v[4 * i + 2] = f.z;
             v[4 * i + 3] = f.w;
-#pragma unroll
-            for (int q = 0; q < 4; q++)
-                key[4 * i + q] = c < n ? c + q : INT_MAX;
         }
     } else {
 #pragma unroll
         for (int i = 0; i < 32; i++) {
             int c = i * 32 + lane;
-            key[i] = c < n ? c : INT_MAX;
             v[i] = c < n ? s[c] : -INFINITY;
         }
     }
     __shared__ float sm[8][TOPK_SMEM];
     float ov;
     int ok;
-    warp_topk_fast<32>(v, key, k, sm[threadIdx.x >> 5], &ov, &ok);
+    if (VEC)
+        warp_topk_fast<32>(v, topk_keys_vec{lane * 4, n}, k, sm[threadIdx.x >> 5], &ov, &ok);
+    else
+        warp_topk_fast<32>(v, topk_keys_strided{lane, n}, k, sm[threadIdx.x >> 5], &ov, &ok);
     if (lane < k) {
         size_t o = ((size_t)t * nb + b) * k + lane;
         val[o] = ov;
@@ -188,11 +189,11 @@ __global__ void k_topk_combine(const float *val, const int *idx, int T, int h, i
     const int q1 = lane < k ? idx[o + lane] : 0, q2 = lane < k ? idx[o + k + lane] : 0;
     const int iters = (k * k + 31) / 32;
     float v[MAXP];
-    int key[MAXP];
+    topk_keys<MAXP> key;
 #pragma unroll
     for (int i = 0; i < MAXP; i++) {
         v[i] = -INFINITY;
-        key[i] = INT_MAX;
+        key.a[i] = INT_MAX;
         if (i < iters) { /* warp-uniform */
             const int c = i * 32 + lane, a = c / k, bb = c % k;
             const float s1 = __shfl_sync(0xffffffffu, r1, a & 31);
@@ -201,7 +202,7 @@ __global__ void k_topk_combine(const float *val, const int *idx, int T, int h, i
             const int j2 = __shfl_sync(0xffffffffu, q2, bb);
             if (c < k * k) {
                 v[i] = s1 + s2;
-                key[i] = j1 * n + j2;
+                key.a[i] = j1 * n + j2;
             }
         }
     }

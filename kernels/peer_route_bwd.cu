@@ -4,7 +4,11 @@
 #include "gpu_util.cuh"
 #include "peer_kernels.cuh"
 
-/* One warp per (t, head): lane s < k holds slot s. */
+/* One warp per (t, head): lane s < k holds slot s. The query gradient
+ * dqn[half c] = sum over slots (in slot order) ds K[half][i_half][c]: lane l
+ * holds columns 2l, 2l+1 (PAIR: dk2 even, 4-byte key loads) or l; the key
+ * loads of all KM >= k slots of both halves are issued before the sums. */
+template <bool PAIR, int KM>
 __global__ void k_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
                             const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
                             float *dqn)
@@ -26,21 +30,46 @@ __global__ void k_route_bwd(const int *ids, const float *gate, const float *act,
     const float dsl = g * (dg - gdg);
     if (lane < k)
         ds[p] = dsl;
-    for (int half = 0; half < 2; half++) {
-        const uint16_t *kb = keys + (size_t)(2 * j + half) * n * dk2;
-        for (int c0 = 0; c0 < dk2; c0 += 32) { /* all lanes iterate: shuffles stay converged */
-            const int c = c0 + lane;
-            float acc = 0.0f;
-#pragma unroll 8
-            for (int sl = 0; sl < k; sl++) { /* unrolled: the k key-row loads issue together */
-                const float dss = __shfl_sync(0xffffffffu, dsl, sl);
-                const int ids_ = __shfl_sync(0xffffffffu, id, sl);
-                const int ih = half ? ids_ % n : ids_ / n;
-                if (c < dk2)
-                    acc = fmaf(dss, __uint_as_float((uint32_t)kb[(size_t)ih * dk2 + c] << 16), acc);
+    const int i1l = id / n, i2l = id - i1l * n;
+    const uint16_t *ka = keys + (size_t)(2 * j) * n * dk2, *kb = ka + (size_t)n * dk2;
+    float *o = dqn + (size_t)t * HD + (size_t)j * dk;
+    for (int c0 = 0; c0 < dk2; c0 += PAIR ? 64 : 32) { /* all lanes iterate: shuffles converged */
+        const int c = c0 + (PAIR ? 2 * lane : lane);
+        const bool in = c < dk2;
+        uint32_t wa[KM], wb[KM];
+#pragma unroll
+        for (int sl = 0; sl < KM; sl++) {
+            const int i1 = __shfl_sync(0xffffffffu, i1l, sl), i2 = __shfl_sync(0xffffffffu, i2l, sl);
+            wa[sl] = wb[sl] = 0u;
+            if (sl < k && in) {
+                if (PAIR) {
+                    wa[sl] = *(const uint32_t *)(ka + (size_t)i1 * dk2 + c);
+                    wb[sl] = *(const uint32_t *)(kb + (size_t)i2 * dk2 + c);
+                } else {
+                    wa[sl] = ka[(size_t)i1 * dk2 + c];
+                    wb[sl] = kb[(size_t)i2 * dk2 + c];
+                }
             }
-            if (c < dk2)
-                dqn[(size_t)t * HD + j * dk + half * dk2 + c] = acc;
+        }
+        float a0 = 0.0f, a1 = 0.0f, b0 = 0.0f, b1 = 0.0f;
+#pragma unroll
+        for (int sl = 0; sl < KM; sl++) {
+            const float dss = __shfl_sync(0xffffffffu, dsl, sl);
+            if (sl < k) {
+                a0 = fmaf(dss, bf16_lo(wa[sl]), a0);
+                a1 = fmaf(dss, bf16_hi(wa[sl]), a1);
+                b0 = fmaf(dss, bf16_lo(wb[sl]), b0);
+                b1 = fmaf(dss, bf16_hi(wb[sl]), b1);
+            }
+        }
+        if (in) {
+            if (PAIR) {
+                *(float2 *)(o + c) = make_float2(a0, a1);
+                *(float2 *)(o + dk2 + c) = make_float2(b0, b1);
+            } else {
+                o[c] = a0;
+                o[dk2 + c] = b0;
+            }
         }
     }
 }
@@ -49,9 +78,23 @@ void peer_route_bwd(const int *ids, const float *gate, const float *act, const f
                     const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
                     float *dqn, cudaStream_t s)
 {
-    long warps = (long)T * h;
-    k_route_bwd<<<(unsigned)((warps * 32 + 255) / 256), 256, 0, s>>>(ids, gate, act, dc, keys, T,
-                                                                     h, n, k, dk, ds, dqn);
+    const long warps = (long)T * h;
+    const unsigned blocks = (unsigned)((warps * 32 + 255) / 256);
+#define L(PAIR, KM)                                                                                \
+    k_route_bwd<PAIR, KM><<<blocks, 256, 0, s>>>(ids, gate, act, dc, keys, T, h, n, k, dk, ds, dqn)
+    const bool pair = (dk / 2) % 2 == 0;
+    if (k <= 16) {
+        if (pair)
+            L(true, 16);
+        else
+            L(false, 16);
+    } else {
+        if (pair)
+            L(true, 32);
+        else
+            L(false, 32);
+    }
+#undef L
 }
 
 __global__ void k_subkey_keys(const int *ids, int P, int h, int n, int k, int *key)
@@ -70,10 +113,13 @@ void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cuda
 }
 
 /* One warp per touched sub-key row: dK[row] = sum over entries ds_p qn_t[half],
- * in entry order. The entries' tokens and ds are fetched 32 at a time, one per
- * lane, and broadcast, so that SUBKEY_UNROLL query rows are loaded together
- * (a touched sub-key has ~T h k / (h n) entries: 512 at T 32,768, k 16, n 1024). */
-#define SUBKEY_UNROLL 8
+ * in entry order; lane l holds columns l + 32 c, c < NC. The entries' tokens
+ * and ds are fetched 32 at a time, one per lane, and broadcast; the next 32
+ * entries are fetched while this chunk's query rows are in flight, and
+ * SUBKEY_UNROLL query rows are loaded together (a touched sub-key has ~T h k /
+ * (h n) entries: 512 at T 32,768, k 16, n 1024). */
+#define SUBKEY_UNROLL 16
+template <int NC>
 __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                               const int *nruns, const int *se, const float *ds, const float *qn,
                               int n, int h, int k, int dk, float *dkeys)
@@ -84,48 +130,45 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
         return;
     const int row = run_id[w], beg = run_off[w], end = beg + run_cnt[w];
     const int b = row / n, dk2 = dk / 2, HD = h * dk, hk = h * k;
-    float *dst = dkeys + (size_t)row * dk2;
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* dk2 <= 128 */
+    float acc[NC];
+#pragma unroll
+    for (int c = 0; c < NC; c++)
+        acc[c] = 0.0f;
+    int mye = beg + lane < end ? se[beg + lane] : 0;
     for (int base = beg; base < end; base += 32) {
         const int m = min(32, end - base);
-        int myt = 0;
-        float myd = 0.0f;
-        if (lane < m) {
-            const int p = se[base + lane] >> 1;
-            myt = p / hk;
-            myd = ds[p];
-        }
+        const int p = mye >> 1, myt = p / hk;
+        const float myd = lane < m ? ds[p] : 0.0f;
+        mye = base + 32 + lane < end ? se[base + 32 + lane] : 0; /* next chunk */
         for (int j = 0; j < m; j += SUBKEY_UNROLL) {
-            float qv[SUBKEY_UNROLL][4], dj[SUBKEY_UNROLL];
+            float qv[SUBKEY_UNROLL][NC];
 #pragma unroll
             for (int u = 0; u < SUBKEY_UNROLL; u++) {
                 const int t = __shfl_sync(0xffffffffu, myt, (j + u) & 31);
-                dj[u] = __shfl_sync(0xffffffffu, myd, (j + u) & 31);
                 const float *q = qn + (size_t)t * HD + (size_t)b * dk2;
 #pragma unroll
-                for (int r = 0; r < 4; r++) {
-                    const int c = r * 32 + lane;
-                    qv[u][r] = j + u < m && c < dk2 ? q[c] : 0.0f;
+                for (int c = 0; c < NC; c++) {
+                    const int col = c * 32 + lane;
+                    qv[u][c] = j + u < m && col < dk2 ? q[col] : 0.0f;
                 }
             }
 #pragma unroll
             for (int u = 0; u < SUBKEY_UNROLL; u++) {
+                const float dj = __shfl_sync(0xffffffffu, myd, (j + u) & 31);
                 if (j + u >= m)
                     break;
 #pragma unroll
-                for (int r = 0; r < 4; r++) {
-                    const int c = r * 32 + lane;
-                    if (c < dk2)
-                        acc[r] = fmaf(dj[u], qv[u][r], acc[r]);
-                }
+                for (int c = 0; c < NC; c++)
+                    acc[c] = fmaf(dj, qv[u][c], acc[c]);
             }
         }
     }
+    float *dst = dkeys + (size_t)row * dk2;
 #pragma unroll
-    for (int r = 0; r < 4; r++) {
-        int c = r * 32 + lane;
-        if (c < dk2)
-            dst[c] = acc[r];
+    for (int c = 0; c < NC; c++) {
+        const int col = c * 32 + lane;
+        if (col < dk2)
+            dst[col] = acc[c];
     }
 }
 
@@ -135,8 +178,16 @@ void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                       cudaStream_t s)
 {
     const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + 255) / 256);
-    k_subkey_grad<<<blocks, 256, 0, s>>>(run_id, run_off, run_cnt, nruns, se, ds, qn, n, h, k, dk,
-                                         dkeys);
+#define L(NC)                                                                                      \
+    k_subkey_grad<NC><<<blocks, 256, 0, s>>>(run_id, run_off, run_cnt, nruns, se, ds, qn, n, h, k, \
+                                             dk, dkeys)
+    switch ((dk / 2 + 31) / 32) {
+    case 1: L(1); break;
+    case 2: L(2); break;
+    case 3: L(3); break;
+    default: L(4); break;
+    }
+#undef L
 }
 
 /* dbeta, dgamma [C] from the row-block partial sums, in order. */

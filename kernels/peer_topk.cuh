@@ -8,13 +8,38 @@
 #include <limits.h>
 #include <math.h>
 
+/* Keys of the candidate slots: key(i) for slot i (unrolled loops: i constant).
+ * topk_keys: an array; the others computed, so that they take no registers. */
+template <int MAXP> struct topk_keys {
+    int a[MAXP];
+    __device__ int operator()(int i) const { return a[i]; }
+};
+/* slot i of lane l: column 128 (i / 4) + 4 l + i % 4 (16-byte loads) */
+struct topk_keys_vec {
+    int lane4, n;
+    __device__ int operator()(int i) const
+    {
+        const int c = (i >> 2) * 128 + lane4 + (i & 3);
+        return c < n ? c : INT_MAX;
+    }
+};
+/* slot i of lane l: column 32 i + l */
+struct topk_keys_strided {
+    int lane, n;
+    __device__ int operator()(int i) const
+    {
+        const int c = i * 32 + lane;
+        return c < n ? c : INT_MAX;
+    }
+};
+
 static __device__ inline int topk_beats(float va, int ka, float vb, int kb)
 {
     return va > vb || (va == vb && ka < kb);
 }
 
-template <int MAXP>
-static __device__ inline void warp_topk(const float (&v)[MAXP], const int (&key)[MAXP], int k,
+template <int MAXP, class KEY>
+static __device__ inline void warp_topk(const float (&v)[MAXP], const KEY &key, int k,
                                         float *ov, int *ok)
 {
     const int lane = threadIdx.x & 31;
@@ -28,10 +53,10 @@ static __device__ inline void warp_topk(const float (&v)[MAXP], const int (&key)
 #pragma unroll
         for (int i = 0; i < MAXP; i++) {
             /* candidates strictly after the last one taken */
-            int after = key[i] != INT_MAX && topk_beats(lastv, lastk, v[i], key[i]);
-            if (after && topk_beats(v[i], key[i], bv, bk)) {
+            int after = key(i) != INT_MAX && topk_beats(lastv, lastk, v[i], key(i));
+            if (after && topk_beats(v[i], key(i), bv, bk)) {
                 bv = v[i];
-                bk = key[i];
+                bk = key(i);
             }
         }
 #pragma unroll
@@ -62,8 +87,8 @@ static __device__ inline void warp_topk(const float (&v)[MAXP], const int (&key)
 #define TOPK_CAP 128
 #define TOPK_SMEM (2 * TOPK_CAP + 64)
 
-template <int MAXP>
-static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const int (&key)[MAXP], int k,
+template <int MAXP, class KEY>
+static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const KEY &key, int k,
                                              float *smem, float *ov, int *ok)
 {
     const int lane = threadIdx.x & 31;
@@ -73,9 +98,9 @@ static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const int (
     int mk = INT_MAX;
 #pragma unroll
     for (int i = 0; i < MAXP; i++)
-        if (key[i] != INT_MAX && topk_beats(v[i], key[i], mv, mk)) {
+        if (key(i) != INT_MAX && topk_beats(v[i], key(i), mv, mk)) {
             mv = v[i];
-            mk = key[i];
+            mk = key(i);
         }
     int rank = 0;
     for (int o = 0; o < 32; o++) {
@@ -85,7 +110,7 @@ static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const int (
     }
     const unsigned bl = __ballot_sync(0xffffffffu, rank == k - 1 && mk != INT_MAX);
     if (!bl) {
-        warp_topk<MAXP>(v, key, k, ov, ok);
+        warp_topk<MAXP, KEY>(v, key, k, ov, ok);
         return;
     }
     const int src = __ffs(bl) - 1;
@@ -94,7 +119,7 @@ static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const int (
     int cnt = 0;
 #pragma unroll
     for (int i = 0; i < MAXP; i++)
-        cnt += key[i] != INT_MAX && !topk_beats(tv, tk, v[i], key[i]);
+        cnt += key(i) != INT_MAX && !topk_beats(tv, tk, v[i], key(i));
     int incl = cnt;
 #pragma unroll
     for (int o = 1; o < 32; o <<= 1) {
@@ -104,15 +129,15 @@ static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const int (
     }
     const int total = __shfl_sync(0xffffffffu, incl, 31);
     if (total > TOPK_CAP) {
-        warp_topk<MAXP>(v, key, k, ov, ok);
+        warp_topk<MAXP, KEY>(v, key, k, ov, ok);
         return;
     }
     int pos = incl - cnt;
 #pragma unroll
     for (int i = 0; i < MAXP; i++)
-        if (key[i] != INT_MAX && !topk_beats(tv, tk, v[i], key[i])) {
+        if (key(i) != INT_MAX && !topk_beats(tv, tk, v[i], key(i))) {
             cv[pos] = v[i];
-            ck[pos] = key[i];
+            ck[pos] = key(i);
             pos++;
         }
     __syncwarp();
