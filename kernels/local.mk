@@ -18,22 +18,22 @@ L720_LIBS += libkernels.a
 # GPU checks: a visible skip when no GPU answers.
 check_PROGRAMS += tests/test_gpu_peer
 TESTS += tests/test_gpu_peer
-tests_test_gpu_peer_SOURCES = tests/test_gpu_peer.cu tests/gpu/peer_ref.cu tests/gpu/peer_ref.h tests/gpu/host_bf16.h
+tests_test_gpu_peer_SOURCES = tests/test_gpu_peer.cu tests/gpu/peer_ref.cu tests/gpu/peer_ref.h tests/gpu/host_bf16.h tests/gpu/gpu_check.h
 tests_test_gpu_peer_LDADD = $(L720_LDADD) -lstdc++
 
 check_PROGRAMS += tests/test_gpu_dense
 TESTS += tests/test_gpu_dense
-tests_test_gpu_dense_SOURCES = tests/test_gpu_dense.cu tests/gpu/host_bf16.h
+tests_test_gpu_dense_SOURCES = tests/test_gpu_dense.cu tests/gpu/host_bf16.h tests/gpu/gpu_check.h
 tests_test_gpu_dense_LDADD = $(L720_LDADD) -lstdc++
 
 check_PROGRAMS += tests/test_gpu_model
 TESTS += tests/test_gpu_model
-tests_test_gpu_model_SOURCES = tests/test_gpu_model.cu tests/gpu/host_bf16.h
+tests_test_gpu_model_SOURCES = tests/test_gpu_model.cu tests/gpu/host_bf16.h tests/gpu/gpu_check.h
 tests_test_gpu_model_LDADD = $(L720_LDADD) -lstdc++
 
 check_PROGRAMS += tests/test_gpu_moe
 TESTS += tests/test_gpu_moe
-tests_test_gpu_moe_SOURCES = tests/test_gpu_moe.cu tests/gpu/host_bf16.h
+tests_test_gpu_moe_SOURCES = tests/test_gpu_moe.cu tests/gpu/host_bf16.h tests/gpu/gpu_check.h
 tests_test_gpu_moe_LDADD = $(L720_LDADD) -lstdc++
 
 EXTRA_PROGRAMS += bench/bench_moe_layer
@@ -56,7 +56,7 @@ bench_bench_peer_LDADD = $(L720_LDADD) -lstdc++
 libkernels_a_SOURCES += kernels/flash_attn.h kernels/flash_mma.cuh kernels/flash_attn.cu kernels/flash_attn_bwd.cu
 check_PROGRAMS += tests/test_gpu_flash
 TESTS += tests/test_gpu_flash
-tests_test_gpu_flash_SOURCES = tests/test_gpu_flash.cu tests/gpu/host_bf16.h
+tests_test_gpu_flash_SOURCES = tests/test_gpu_flash.cu tests/gpu/host_bf16.h tests/gpu/gpu_check.h
 tests_test_gpu_flash_LDADD = $(L720_LDADD) -lstdc++
 EXTRA_PROGRAMS += bench/bench_flash
 bench_bench_flash_SOURCES = bench/bench_flash.cu

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/gpu/gpu_check.h"
 #include "tests/gpu/host_bf16.h"
 #include "kernels/dense_gpu.h"
 #include "kernels/gpu_model.h"
@@ -52,30 +53,9 @@ static void check(double e, double tol, const char *name)
     table.push_back(buf);
 }
 
-#define CK(call)                                                                                   \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            printf("Bail out! %s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));           \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-#define OKR(call)                                                                                  \
-    do {                                                                                           \
-        if ((call) != 0) {                                                                         \
-            printf("Bail out! %s:%d: %s\n", __FILE__, __LINE__, err.msg);                          \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static uint64_t rs;
-static double urand()
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return (double)(rs >> 11) / 9007199254740992.0;
-}
+static double urand() { return gpu_check_uniform(&rs); }
 static vf randv(size_t n, double sc)
 {
     vf v(n);
@@ -405,14 +385,10 @@ static void test_model(uint64_t seed)
 
 int main(int argc, char **argv)
 {
-    int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
-        printf("1..0 # SKIP no GPU\n");
+    uint64_t seed;
+    if (!gpu_check_begin(argc, argv, &seed))
         return 0;
-    }
-    uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
-    rs = seed * 2654435761u + 88172645463325252ull;
-    printf("# seed %llu\n", (unsigned long long)seed);
+    rs = gpu_check_rng_state(seed);
     l720_gemm *g = l720_gemm_new(&err);
     if (!g) {
         printf("Bail out! %s\n", err.msg);

@@ -25,6 +25,7 @@
 
 #include "kernels/dense_gpu.h"
 #include "kernels/flash_attn.h"
+#include "tests/gpu/gpu_check.h"
 #include "tests/gpu/host_bf16.h"
 extern "C" {
 #include "trainer/attention.h"
@@ -61,10 +62,7 @@ static void must(bool cond, const char *what, int line)
 static uint64_t rng;
 static float uniform(double sc) /* in (-sc, sc) */
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)(((double)(rng >> 11) / 9007199254740992.0 * 2 - 1) * sc);
+    return (float)((gpu_check_uniform(&rng) * 2 - 1) * sc);
 }
 
 /* bf16-rounded random values: the exact inputs of both sides */
@@ -183,14 +181,10 @@ static void test_shape(l720_gemm *g, int B, int NH, int T, int hs)
 
 int main(int argc, char **argv)
 {
-    int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
-        printf("1..0 # SKIP no GPU\n");
+    uint64_t seed;
+    if (!gpu_check_begin(argc, argv, &seed))
         return 0;
-    }
-    uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
-    rng = seed * 2654435761u + 88172645463325252ull;
-    printf("# seed %llu\n", (unsigned long long)seed);
+    rng = gpu_check_rng_state(seed);
     l720_gemm *g = l720_gemm_new(&err);
     MUST(g != NULL);
 

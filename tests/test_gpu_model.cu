@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "kernels/gpu_model.h"
+#include "tests/gpu/gpu_check.h"
 #include "tests/gpu/host_bf16.h"
 extern "C" {
 #include "trainer/model.h"
@@ -66,13 +67,6 @@ static void check(const char *name, double e, double tol, const char *note = "")
     table.push_back(buf);
 }
 
-#define OKR(call)                                                                                  \
-    do {                                                                                           \
-        if ((call) != 0) {                                                                         \
-            printf("Bail out! %s:%d: %s\n", __FILE__, __LINE__, err.msg);                          \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static double relerr(const float *a, const float *b, size_t n)
 {
@@ -229,20 +223,11 @@ static void test_oom(void)
 
 int main(int argc, char **argv)
 {
-    int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
-        printf("1..0 # SKIP no GPU\n");
+    uint64_t seed;
+    if (!gpu_check_begin(argc, argv, &seed))
         return 0;
-    }
-    uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
-    printf("# seed %llu\n", (unsigned long long)seed);
-    uint64_t rs = seed * 2654435761u + 88172645463325252ull;
-    auto urand = [&rs]() {
-        rs ^= rs << 13;
-        rs ^= rs >> 7;
-        rs ^= rs << 17;
-        return (double)(rs >> 11) / 9007199254740992.0;
-    };
+    uint64_t rs = gpu_check_rng_state(seed);
+    auto urand = [&rs]() { return gpu_check_uniform(&rs); };
 
     l720_model_cfg cfg = mixed_cfg();
     cpu_side cs = cpu_new(&cfg, seed);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "kernels/moe_gpu.h"
+#include "tests/gpu/gpu_check.h"
 #include "tests/gpu/host_bf16.h"
 extern "C" {
 #include "trainer/moe.h"
@@ -53,30 +54,9 @@ static void check(double e, double tol, const std::string &name, double mx = -1)
     table.push_back(buf);
 }
 
-#define CK(call)                                                                                   \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            printf("Bail out! %s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));           \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-#define OKR(call)                                                                                  \
-    do {                                                                                           \
-        if ((call) != 0) {                                                                         \
-            printf("Bail out! %s:%d: %s\n", __FILE__, __LINE__, err.msg);                          \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static uint64_t rs;
-static double urand()
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return (double)(rs >> 11) / 9007199254740992.0;
-}
+static double urand() { return gpu_check_uniform(&rs); }
 static vf randv(size_t n, double sc, bool bf)
 {
     vf v(n);
@@ -325,14 +305,10 @@ static void test_bad_input(l720_gemm *g)
 
 int main(int argc, char **argv)
 {
-    int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
-        printf("1..0 # SKIP no GPU\n");
+    uint64_t seed;
+    if (!gpu_check_begin(argc, argv, &seed))
         return 0;
-    }
-    uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
-    rs = seed * 2654435761u + 88172645463325252ull;
-    printf("# seed %llu\n", (unsigned long long)seed);
+    rs = gpu_check_rng_state(seed);
     l720_gemm *g = l720_gemm_new(&err);
     if (!g) {
         printf("Bail out! %s\n", err.msg);

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "kernels/peer_gpu.h"
+#include "tests/gpu/gpu_check.h"
 #include "tests/gpu/host_bf16.h"
 #include "tests/gpu/peer_ref.h"
 extern "C" {
@@ -55,14 +56,6 @@ static void check(bool pass, const std::string &name, double err, double tol)
     table.push_back({name, err, tol, pass});
 }
 
-#define CK(call)                                                                                   \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            printf("Bail out! %s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));           \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static double h_bf2d(uint16_t h) { return h_bf2f(h); }
 
@@ -527,13 +520,8 @@ static void run_config(const peer_ref_dims &m, bool affine)
 
 int main(int argc, char **argv)
 {
-    int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
-        printf("1..0 # SKIP no GPU\n");
+    if (!gpu_check_begin(argc, argv, &rng_s))
         return 0;
-    }
-    rng_s = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
-    printf("# seed %llu\n", (unsigned long long)rng_s);
     run_config({512, 256, 32, 4, 8, 64}, false);
     run_config({300, 768, 64, 2, 16, 32}, false);
     run_config({257, 512, 45, 3, 5, 130}, true);

@@ -1,0 +1,61 @@
+/* gpu_check.h: what the GPU checks (tests/test_gpu_*.cu) share: stopping
+ * with a TAP "Bail out!" on a CUDA or library failure, the visible SKIP on a
+ * machine without a GPU, the seed (argv[1], or the time) printed so a run can
+ * be repeated, and the xorshift generator most of them draw inputs from. */
+#ifndef L720_GPU_CHECK_H
+#define L720_GPU_CHECK_H
+
+#include <cuda_runtime.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* A CUDA runtime call that must succeed. */
+#define CK(call)                                                                                   \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            printf("Bail out! %s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));           \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* A project call that must return 0; its message is in the l720_err `err`. */
+#define OKR(call)                                                                                  \
+    do {                                                                                           \
+        if ((call) != 0) {                                                                         \
+            printf("Bail out! %s:%d: %s\n", __FILE__, __LINE__, err.msg);                          \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* 0 after printing the TAP skip line when no GPU answers; otherwise 1 with
+ * *seed from argv[1] (or the time), printed. */
+static inline int gpu_check_begin(int argc, char **argv, uint64_t *seed)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
+        printf("1..0 # SKIP no GPU\n");
+        return 0;
+    }
+    *seed = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
+    printf("# seed %llu\n", (unsigned long long)*seed);
+    return 1;
+}
+
+/* xorshift64: the state for a seed, and a uniform draw in [0, 1). */
+static inline uint64_t gpu_check_rng_state(uint64_t seed)
+{
+    return seed * 2654435761u + 88172645463325252ull;
+}
+static inline double gpu_check_uniform(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return (double)(*s >> 11) / 9007199254740992.0;
+}
+
+#endif
