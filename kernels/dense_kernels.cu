@@ -327,14 +327,7 @@ __global__ void k_adamw(float *p, uint16_t *pbf, float *m, float *v, const float
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n)
         return;
-    float gc = gs * g[i];
-    float mi = b1 * m[i] + (1.0f - b1) * gc, vi = b2 * v[i] + (1.0f - b2) * gc * gc;
-    m[i] = mi;
-    v[i] = vi;
-    float mhat = mi / c1, vhat = vi / c2, pi = p[i];
-    pi -= decay * pi + lr * mhat / (sqrtf(vhat) + eps);
-    p[i] = pi;
-    pbf[i] = f2bf(pi);
+    adamw_elem(p, pbf, m, v, i, gs * g[i], lr, b1, b2, eps, decay, c1, c2);
 }
 
 extern "C" int l720_dense_adamw(float *p, uint16_t *pbf, float *m, float *v, const float *g,

@@ -102,14 +102,7 @@ __global__ void k_adamw_rows(float *p, uint16_t *pbf, float *m, float *v, const 
     size_t base = (size_t)ids[blockIdx.x] * d;
     for (int c = threadIdx.x; c < d; c += blockDim.x) {
         size_t i = base + c;
-        float gc = gs * g[i];
-        float mi = b1 * m[i] + (1.0f - b1) * gc, vi = b2 * v[i] + (1.0f - b2) * gc * gc;
-        m[i] = mi;
-        v[i] = vi;
-        float mhat = mi / c1, vhat = vi / c2, pi = p[i];
-        pi -= decay * pi + lr * mhat / (sqrtf(vhat) + eps);
-        p[i] = pi;
-        pbf[i] = f2bf(pi);
+        adamw_elem(p, pbf, m, v, i, gs * g[i], lr, b1, b2, eps, decay, c1, c2);
     }
 }
 

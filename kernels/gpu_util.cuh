@@ -34,6 +34,22 @@ static __device__ inline uint16_t f2bf(float f)
     return (uint16_t)(b >> 16);
 }
 
+/* One AdamW update of element i (trainer/optim.h): the moments, the fp32
+ * master and its bf16 copy. gc: the scaled gradient; decay = lr * weight
+ * decay; c1, c2: the bias corrections 1 - beta^t. */
+static __device__ inline void adamw_elem(float *p, uint16_t *pbf, float *m, float *v, size_t i,
+                                         float gc, float lr, float b1, float b2, float eps,
+                                         float decay, float c1, float c2)
+{
+    float mi = b1 * m[i] + (1.0f - b1) * gc, vi = b2 * v[i] + (1.0f - b2) * gc * gc;
+    m[i] = mi;
+    v[i] = vi;
+    float mhat = mi / c1, vhat = vi / c2, pi = p[i];
+    pi -= decay * pi + lr * mhat / (sqrtf(vhat) + eps);
+    p[i] = pi;
+    pbf[i] = f2bf(pi);
+}
+
 /* 8 bf16 in a 16-byte word to floats. */
 static __device__ inline void unpack8(uint4 w, float f[8])
 {

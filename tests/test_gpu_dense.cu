@@ -80,36 +80,6 @@ static double relerr(const vf &a, const vf &b)
     return sqrt(n / (d > 0 ? d : 1));
 }
 
-/* device buffers */
-template <typename T> static T *dnew(size_t n)
-{
-    T *p;
-    CK(cudaMalloc(&p, (n ? n : 1) * sizeof(T)));
-    CK(cudaMemset(p, 0xff, (n ? n : 1) * sizeof(T))); /* NaN */
-    return p;
-}
-static float *dup(const vf &v)
-{
-    float *p = dnew<float>(v.size());
-    CK(cudaMemcpy(p, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
-    return p;
-}
-static uint16_t *dupbf(const vf &v)
-{
-    vector<uint16_t> h(v.size());
-    for (size_t i = 0; i < v.size(); i++)
-        h[i] = h_f2bf(v[i]);
-    uint16_t *p = dnew<uint16_t>(v.size());
-    CK(cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
-    return p;
-}
-static vf down(const float *p, size_t n)
-{
-    vf v(n);
-    CK(cudaDeviceSynchronize());
-    CK(cudaMemcpy(v.data(), p, n * 4, cudaMemcpyDeviceToHost));
-    return v;
-}
 static vf downbf(const uint16_t *p, size_t n)
 {
     vector<uint16_t> h(n);

@@ -90,36 +90,7 @@ static double maxrel(const vf &a, const vf &b)
 }
 static double relabs(double a, double b) { return fabs(a - b) / (fabs(b) > 1e-30 ? fabs(b) : 1); }
 
-template <typename T> static T *dnew(size_t n)
-{
-    T *p;
-    CK(cudaMalloc(&p, (n ? n : 1) * sizeof(T)));
-    CK(cudaMemset(p, 0xff, (n ? n : 1) * sizeof(T))); /* NaN */
-    return p;
-}
 static void poison(void *p, size_t bytes) { CK(cudaMemset(p, 0xff, bytes)); }
-static float *dup(const vf &v)
-{
-    float *p = dnew<float>(v.size());
-    CK(cudaMemcpy(p, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
-    return p;
-}
-static uint16_t *dupbf(const vf &v)
-{
-    vector<uint16_t> h(v.size());
-    for (size_t i = 0; i < v.size(); i++)
-        h[i] = h_f2bf(v[i]);
-    uint16_t *p = dnew<uint16_t>(v.size());
-    CK(cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
-    return p;
-}
-static vf down(const float *p, size_t n)
-{
-    vf v(n);
-    CK(cudaDeviceSynchronize());
-    CK(cudaMemcpy(v.data(), p, n * 4, cudaMemcpyDeviceToHost));
-    return v;
-}
 
 enum route_kind { RANDOM, SKEWED, ZERO_ROUTER, DUP_ROWS };
 

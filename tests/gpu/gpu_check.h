@@ -1,7 +1,8 @@
 /* gpu_check.h: what the GPU checks (tests/test_gpu_*.cu) share: stopping
  * with a TAP "Bail out!" on a CUDA or library failure, the visible SKIP on a
  * machine without a GPU, the seed (argv[1], or the time) printed so a run can
- * be repeated, and the xorshift generator most of them draw inputs from. */
+ * be repeated, the xorshift generator most of them draw inputs from, and
+ * NaN-poisoned device buffers with their uploads and downloads. */
 #ifndef L720_GPU_CHECK_H
 #define L720_GPU_CHECK_H
 
@@ -11,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include <vector>
+
+#include "tests/gpu/host_bf16.h"
 
 /* A CUDA runtime call that must succeed. */
 #define CK(call)                                                                                   \
@@ -56,6 +61,40 @@ static inline double gpu_check_uniform(uint64_t *s)
     *s ^= *s >> 7;
     *s ^= *s << 17;
     return (double)(*s >> 11) / 9007199254740992.0;
+}
+
+/* Device buffers of the checks: n elements filled with NaN (0xff bytes), so a
+ * value the code under test should have written and did not shows; host
+ * floats uploaded as fp32 or rounded to bf16; n floats downloaded after the
+ * device has finished. */
+template <typename T> static inline T *dnew(size_t n)
+{
+    T *p;
+    CK(cudaMalloc(&p, (n ? n : 1) * sizeof(T)));
+    CK(cudaMemset(p, 0xff, (n ? n : 1) * sizeof(T)));
+    return p;
+}
+static inline float *dup(const std::vector<float> &v)
+{
+    float *p = dnew<float>(v.size());
+    CK(cudaMemcpy(p, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
+    return p;
+}
+static inline uint16_t *dupbf(const std::vector<float> &v)
+{
+    std::vector<uint16_t> h(v.size());
+    for (size_t i = 0; i < v.size(); i++)
+        h[i] = h_f2bf(v[i]);
+    uint16_t *p = dnew<uint16_t>(v.size());
+    CK(cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+    return p;
+}
+static inline std::vector<float> down(const float *p, size_t n)
+{
+    std::vector<float> v(n);
+    CK(cudaDeviceSynchronize());
+    CK(cudaMemcpy(v.data(), p, n * 4, cudaMemcpyDeviceToHost));
+    return v;
 }
 
 #endif
