@@ -9,40 +9,61 @@
 # backward shapes of the fastest variants whose checks passed, builds that
 # pick, runs its checks (and, with SAN=1, compute-sanitizer memcheck and
 # racecheck on the small shapes) and its benchmark.
+# The objects that do not depend on the tile shapes are built once.
 # Usage: sh bench/flash_tune.sh [B T]   (default 8 1024)
 B=${BUILD:-_build-gpu}/tune
 mkdir -p "$B"
 NV="nvcc -std=c++17 -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror,-fopenmp -I. -Icommon"
-K="kernels/flash_attn.cu kernels/flash_attn_bwd.cu kernels/dense_kernels.cu kernels/dense_attn.cu kernels/gemm.cu"
 : > "$B/default.h"
 variant() { # name, then the lines of its header
     n=$1; shift; : > "$B/$n.h"
     for l in "$@"; do echo "#define $l" >> "$B/$n.h"; done
 }
-variant minb1 "FLASH_DKDV64 4, 1, 64, 1" "FLASH_DQ64 4, 1, 64, 1"
-variant br32 "FLASH_DKDV64 4, 1, 32, 3" "FLASH_DQ64 4, 1, 32, 3" "FLASH_DKDV32 4, 1, 32, 3" \
-    "FLASH_DQ32 4, 1, 32, 3"
-variant minb4 "FLASH_DKDV64 4, 1, 32, 4" "FLASH_DQ64 4, 1, 32, 4" "FLASH_FWD64 4, 1, 64, 4" \
-    "FLASH_FWD32 4, 1, 64, 4"
-variant hs32 "FLASH_DKDV32 4, 1, 64, 3" "FLASH_DQ32 4, 1, 64, 3" "FLASH_FWD32 4, 1, 64, 3"
-variant hs128 "FLASH_DQ128 4, 1, 32, 2" "FLASH_DKDV128 4, 1, 16, 2" "FLASH_FWD128 4, 1, 32, 2"
-variant fwd32 "FLASH_FWD64 4, 2, 32, 2" "FLASH_FWD32 4, 2, 32, 2" "FLASH_FWD128 4, 2, 32, 1"
+# tuples: FWD (warps, row blocks per warp, keys per tile, least blocks per SM, Q in registers),
+# DKDV (warps, key blocks per warp, queries per tile, least blocks per SM, K and V in registers),
+# DQ (warps, query blocks per warp, keys per tile, least blocks per SM, Q and dy in registers)
+variant qr2 "FLASH_FWD64 4, 2, 64, 2, 1" "FLASH_DKDV64 4, 1, 64, 2, 0" "FLASH_DQ64 4, 1, 64, 2, 0" \
+    "FLASH_FWD32 4, 2, 64, 2, 1" "FLASH_DKDV32 4, 1, 64, 3, 1" "FLASH_DQ32 4, 1, 64, 3, 1" \
+    "FLASH_FWD128 4, 1, 64, 2, 1" "FLASH_DQ128 4, 1, 32, 2, 0" "FLASH_DKDV128 4, 1, 32, 2, 0"
+variant mb2 "FLASH_FWD64 4, 1, 64, 4, 1" "FLASH_DKDV64 4, 2, 32, 2, 0" "FLASH_DQ64 4, 2, 32, 2, 0" \
+    "FLASH_FWD32 4, 1, 64, 4, 1" "FLASH_DKDV32 4, 2, 32, 2, 0" "FLASH_DQ32 4, 2, 32, 2, 0" \
+    "FLASH_FWD128 4, 1, 32, 2, 1" "FLASH_DQ128 4, 1, 32, 2, 1"
+variant w2 "FLASH_FWD64 2, 2, 64, 4, 0" "FLASH_DKDV64 2, 2, 32, 4, 0" "FLASH_DQ64 2, 2, 32, 4, 0" \
+    "FLASH_FWD32 2, 2, 64, 4, 0" "FLASH_DKDV32 2, 2, 32, 4, 0" "FLASH_DQ32 2, 2, 32, 4, 0" \
+    "FLASH_DKDV128 2, 1, 32, 3, 0" "FLASH_DQ128 2, 1, 64, 3, 0"
+variant q16 "FLASH_FWD64 8, 1, 64, 1, 1" "FLASH_DKDV64 4, 2, 16, 2, 0" "FLASH_DQ64 4, 2, 16, 3, 0" \
+    "FLASH_DQ32 4, 2, 16, 3, 0"
+variant ar "FLASH_FWD64 4, 2, 32, 2, 1" "FLASH_DKDV64 4, 1, 64, 2, 1" "FLASH_DQ64 4, 1, 64, 2, 1"
 variant exact "FLASH_EXACT_EXP2"
-VARIANTS=${VARIANTS:-default minb1 br32 minb4 hs32 hs128 fwd32}
-for v in $VARIANTS; do
-    $NV -include "$B/$v.h" -o "$B/bench_$v" bench/bench_flash.cu $K common/err.c -lcublasLt \
-        > "$B/build_$v.txt" 2>&1 &
+VARIANTS=${VARIANTS:-default qr2 mb2 w2 q16 ar}
+# the objects that do not depend on the tile shapes, once
+for f in kernels/dense_kernels.cu kernels/dense_attn.cu kernels/gemm.cu bench/bench_flash.cu \
+    tests/test_gpu_flash.cu; do
+    $NV -c -o "$B/$(basename "$f" .cu).o" "$f" > "$B/build_$(basename "$f" .cu).txt" 2>&1 &
 done
-if [ "${TEST:-0}" = 1 ]; then
-    for f in trainer/attention.c common/err.c; do
-        gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -I. -Icommon -Itrainer \
-            -c "$f" -o "$B/$(basename "$f" .c).o"
+for f in trainer/attention.c common/err.c; do
+    gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -I. -Icommon -Itrainer \
+        -c "$f" -o "$B/$(basename "$f" .c).o" &
+done
+for v in $VARIANTS pick; do
+    [ "$v" = pick ] && continue
+    for f in flash_attn flash_attn_bwd; do
+        $NV -include "$B/$v.h" -c -o "$B/${v}_$f.o" "kernels/$f.cu" > "$B/build_${v}_$f.txt" 2>&1 &
     done
-    for v in ${TEST_VARIANTS:-$VARIANTS}; do
-        $NV -include "$B/$v.h" -o "$B/test_$v" tests/test_gpu_flash.cu $K "$B/attention.o" \
-            "$B/err.o" -lcublasLt -lgomp -lm > "$B/build_test_$v.txt" 2>&1 &
-    done
-fi
+done
+wait
+cat "$B"/build_*.txt | head -20
+D="$B/dense_kernels.o $B/dense_attn.o $B/gemm.o $B/err.o"
+link() { # variant: bench_V and test_V
+    $NV -o "$B/bench_$1" "$B/bench_flash.o" "$B/$1_flash_attn.o" "$B/$1_flash_attn_bwd.o" $D \
+        -lcublasLt -lgomp &
+    $NV -o "$B/test_$1" "$B/test_gpu_flash.o" "$B/$1_flash_attn.o" "$B/$1_flash_attn_bwd.o" $D \
+        "$B/attention.o" -lcublasLt -lgomp -lm &
+    wait
+}
+for v in $VARIANTS; do
+    link $v > "$B/link_$v.txt" 2>&1 &
+done
 wait
 if [ "${TEST:-0}" = 1 ]; then
     for v in ${TEST_VARIANTS:-$VARIANTS}; do
@@ -50,11 +71,10 @@ if [ "${TEST:-0}" = 1 ]; then
         echo $? > "$B/test_$v.rc"
         echo "checks $v: exit $(cat "$B/test_$v.rc") ($(grep -c '^ok' "$B/test_$v.txt") ok, $(grep -c '^not ok' "$B/test_$v.txt") not ok)"
         grep '^not ok\|Bail' "$B/test_$v.txt" | head -5
-        cat "$B/build_test_$v.txt" | head -5
+        head -5 "$B/link_$v.txt"
     done
 fi
 for v in $VARIANTS; do
-    head -5 "$B/build_$v.txt"
     "$B/bench_$v" ${1:-8} ${2:-1024} > "$B/bench_$v.txt" 2>&1 || tail -3 "$B/bench_$v.txt"
 done
 echo "---- variants (ms, median of 20; columns: fwd bwd total)"
@@ -78,14 +98,11 @@ if [ "${PICK:-0}" = 1 ]; then
         echo "pick hs $hs: forward of $bf, backward of $bb"
     done
     echo "== pick: $(tr '\n' ' ' < "$B/pick.h")"
-    for f in trainer/attention.c common/err.c; do
-        gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -I. -Icommon -Itrainer \
-            -c "$f" -o "$B/$(basename "$f" .c).o"
+    for f in flash_attn flash_attn_bwd; do
+        $NV -include "$B/pick.h" -c -o "$B/pick_$f.o" "kernels/$f.cu" &
     done
-    $NV -include "$B/pick.h" -o "$B/bench_pick" bench/bench_flash.cu $K common/err.c -lcublasLt &
-    $NV -include "$B/pick.h" -o "$B/test_pick" tests/test_gpu_flash.cu $K "$B/attention.o" \
-        "$B/err.o" -lcublasLt -lgomp -lm &
     wait
+    link pick
     "$B/test_pick" > "$B/test_pick.txt" 2>&1
     echo "checks pick: exit $? ($(grep -c '^ok' "$B/test_pick.txt") ok, $(grep -c '^not ok' "$B/test_pick.txt") not ok)"
     if [ "${SAN:-0}" = 1 ] && command -v compute-sanitizer > /dev/null; then

@@ -9,7 +9,9 @@
  * diagonal tiles, updates the running row maximum and sum (log2 domain, the
  * scale folded into one multiply), rescales its output accumulators and adds
  * P V with P rounded to bf16 in registers. Warps whose rows all lie before a
- * tile skip it. Blocks with the most tiles start first. */
+ * tile skip it. Blocks are launched in order of decreasing work (the query
+ * tile is the slow grid index, the last tiles first), so the short blocks of
+ * the causal triangle fill the end of the launch. */
 #include <math.h>
 
 #include "kernels/flash_attn.h"
@@ -17,16 +19,17 @@
 
 /* Tile shapes per head size: warps per block, 16-row blocks per warp (MB),
  * keys per tile (BC), least resident blocks per SM asked of the register
- * allocator (launch bounds). A build may override them with a header given
- * to nvcc -include (bench/flash_tune.sh). */
+ * allocator (launch bounds), Q fragments kept in registers (1) or read from
+ * shared memory per key tile (0). A build may override them with a header
+ * given to nvcc -include (bench/flash_tune.sh). */
 #ifndef FLASH_FWD32
-#define FLASH_FWD32 4, 2, 64, 1
+#define FLASH_FWD32 4, 2, 64, 1, 0
 #endif
 #ifndef FLASH_FWD64
-#define FLASH_FWD64 4, 2, 64, 1
+#define FLASH_FWD64 4, 2, 64, 1, 0
 #endif
 #ifndef FLASH_FWD128
-#define FLASH_FWD128 4, 1, 64, 1
+#define FLASH_FWD128 4, 1, 64, 1, 0
 #endif
 
 template <int D, int NW, int MB, int BC> static size_t fwd_smem()
@@ -34,14 +37,14 @@ template <int D, int NW, int MB, int BC> static size_t fwd_smem()
     return (size_t)(16 * MB * NW + 4 * BC) * (D + 8) * sizeof(uint16_t);
 }
 
-template <int D, int NW, int MB, int BC, int MINB>
+template <int D, int NW, int MB, int BC, int MINB, int QR>
 __global__ void __launch_bounds__(NW * 32, MINB)
     flash_fwd_kernel(uint16_t *y, float *lse, const uint16_t *qkv, int T, int C, int NH, float sl2)
 {
     constexpr int RW = 16 * MB, BR = RW * NW, NT = 32 * NW, LD = D + 8, NB = BC / 8, DB = D / 8;
     extern __shared__ __align__(16) uint16_t smem[];
     uint16_t *sQ = smem, *sK = sQ + BR * LD, *sV = sK + 2 * BC * LD; /* [BR][LD], [2][BC][LD] x2 */
-    const int qt = (int)gridDim.x - 1 - (int)blockIdx.x, bh = blockIdx.y, b = bh / NH, h = bh % NH;
+    const int qt = (int)gridDim.y - 1 - (int)blockIdx.y, bh = blockIdx.x, b = bh / NH, h = bh % NH;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
     const long ld = 3L * C;
     const uint16_t *base = qkv + (long)b * T * ld + (long)h * D;
@@ -49,9 +52,16 @@ __global__ void __launch_bounds__(NW * 32, MINB)
     const int nk = (min(q0 + BR, T) - 1) / BC + 1;
 
     tile_load<BR, D, NT>(sQ, base, ld, q0, T, tid);
+    cp_async_commit();
     tile_load<BC, D, NT>(sK, base + C, ld, 0, T, tid);
     tile_load<BC, D, NT>(sV, base + 2 * C, ld, 0, T, tid);
     cp_async_commit();
+    uint32_t qf[QR ? MB : 1][QR ? D / 16 : 1][4]; /* Q fragments when QR */
+    if constexpr (QR) {
+        cp_async_wait<1>();
+        __syncthreads();
+        ld_a_rows<MB, D>(qf, sQ, LD, warp * RW, lane);
+    }
 
     float o[MB][DB][4];
     zero_acc<MB, DB>(o);
@@ -67,7 +77,10 @@ __global__ void __launch_bounds__(NW * 32, MINB)
             const uint16_t *kb = sK + cur * BC * LD, *vb = sV + cur * BC * LD;
             float s[MB][NB][4];
             zero_acc<MB, NB>(s);
-            warp_mm_ss<MB, D, NB, true>(s, sQ, LD, warp * RW, kb, LD, lane);
+            if constexpr (QR)
+                warp_mm_as<MB, D, NB>(s, qf, kb, LD, lane);
+            else
+                warp_mm_ss<MB, D, NB, true>(s, sQ, LD, warp * RW, kb, LD, lane);
             const bool diag = k0 + BC - 1 > wq0;
 #pragma unroll
             for (int mb = 0; mb < MB; mb++) {
@@ -134,17 +147,17 @@ __global__ void __launch_bounds__(NW * 32, MINB)
         }
 }
 
-template <int D, int NW, int MB, int BC, int MINB>
+template <int D, int NW, int MB, int BC, int MINB, int QR>
 static int fwd_launch(uint16_t *y, float *lse, const uint16_t *qkv, int B, int T, int C, int NH,
                       cudaStream_t st, l720_err *err)
 {
     size_t sm = fwd_smem<D, NW, MB, BC>();
-    int rc = flash_prepare(flash_fwd_kernel<D, NW, MB, BC, MINB>, sm, err);
+    int rc = flash_prepare(flash_fwd_kernel<D, NW, MB, BC, MINB, QR>, sm, err);
     if (rc)
         return rc;
-    dim3 grid((T + 16 * MB * NW - 1) / (16 * MB * NW), B * NH);
+    dim3 grid(B * NH, (T + 16 * MB * NW - 1) / (16 * MB * NW));
     float sl2 = LOG2E / sqrtf((float)D);
-    flash_fwd_kernel<D, NW, MB, BC, MINB><<<grid, NW * 32, sm, st>>>(y, lse, qkv, T, C, NH, sl2);
+    flash_fwd_kernel<D, NW, MB, BC, MINB, QR><<<grid, NW * 32, sm, st>>>(y, lse, qkv, T, C, NH, sl2);
     GPU_LAUNCHED();
     return L720_OK;
 }

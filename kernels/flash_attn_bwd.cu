@@ -1,83 +1,106 @@
 /* flash_attn_bwd.cu: the fused causal attention backward (flash_attn.h), in
- * three kernels with one writer per output (no atomics, fixed orders):
- *   dsum  Dsum = rowsum(dy * y) per (query, head), a warp per token row;
- *   dkdv  a block of NW warps owns 16 MB NW keys (16 MB per warp) and walks the
- *         query tiles of BR queries from its first key to T (double-buffered
- *         Q and dy): S^T = K Q^T, P^T = exp(S^T - lse), dV += P^T dy,
- *         dP^T = V dy^T, dS^T = P^T (dP^T - Dsum), dK += dS^T Q;
- *   dq    a block owns 16 MB NW queries and walks the key tiles up to its last
- *         query (double-buffered K and V): S, P as forward, dP = dy V^T,
- *         dS = P (dP - Dsum), dQ += dS K.
+ * two kernels with one writer per output (no atomics, fixed orders):
+ *   dq    a block owns 16 MB NW queries; it first computes Dsum = rowsum(dy * y)
+ *         of its queries (written for dkdv), then walks the key tiles up to
+ *         its last query (double-buffered K and V): S, P as forward,
+ *         dP = dy V^T, dS = P (dP - Dsum), dQ += dS K;
+ *   dkdv  (after dq) a block of NW warps owns 16 MB NW keys (16 MB per warp)
+ *         and walks the query tiles of BR queries from its first key to T
+ *         (double-buffered Q, dy, lse and Dsum): S^T = K Q^T,
+ *         P^T = exp(S^T - lse), dV += P^T dy, dP^T = V dy^T,
+ *         dS^T = P^T (dP^T - Dsum), dK += dS^T Q.
  * dK and dQ are scaled by 1/sqrt(hs) at the end. S and dP are computed twice
- * (once per kernel): 7 tile products instead of 5, the price of no atomics. */
+ * (once per kernel): 7 tile products instead of 5, the price of no atomics.
+ * Both grids run the blocks with the most tiles first (the tile index is the
+ * slow grid index). */
 #include <math.h>
 
 #include "kernels/flash_attn.h"
 #include "kernels/flash_mma.cuh"
 
-template <int D>
-__global__ void flash_dsum_kernel(float *dsum, const uint16_t *dy, const uint16_t *y, int BT, int T,
-                                  int C, int NH)
+/* Per-query lse (natural log) and Dsum of rows r0..r0+n-1 into shared by
+ * asynchronous copies; zeros beyond T (those queries are masked). */
+static __device__ __forceinline__ void rows_async(float *sl, float *sd, const float *lse,
+                                                  const float *dsum, int r0, int n, int T, int tid,
+                                                  int nt)
 {
-    constexpr int CPH = D / 8; /* 16-byte chunks per head; a power of 2 dividing 32 */
-    const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (row >= BT)
-        return;
-    const int b = row / T, t = row % T, nch = C / 8;
-    const uint4 *a = (const uint4 *)(dy + (long)row * C), *w = (const uint4 *)(y + (long)row * C);
-    for (int c0 = 0; c0 < nch; c0 += 32) {
-        const int c = c0 + lane;
-        float s = 0.0f;
-        if (c < nch) {
-            float fa[8], fw[8];
-            unpack8(a[c], fa);
-            unpack8(w[c], fw);
-#pragma unroll
-            for (int i = 0; i < 8; i++)
-                s += fa[i] * fw[i];
-        }
-#pragma unroll
-        for (int o = 1; o < CPH; o <<= 1)
-            s += __shfl_xor_sync(0xffffffffu, s, o);
-        if (c < nch && c % CPH == 0)
-            dsum[((long)b * NH + c / CPH) * T + t] = s;
+    for (int i = tid; i < 2 * n; i += nt) {
+        const int k = i < n ? i : i - n, row = r0 + k, in = row < T;
+        cp_async4((i < n ? sl : sd) + k, (i < n ? lse : dsum) + (in ? row : 0), in ? 4 : 0);
     }
 }
 
-/* Per-query lse (log2 domain) and Dsum of rows r0..r0+n-1 into shared; 0
- * beyond T (those queries are masked). */
-static __device__ __forceinline__ void rows_load(float *sl, float *sd, const float *lse,
-                                                 const float *dsum, int r0, int n, int T, int tid,
-                                                 int nt)
+/* The pointwise step of dkdv on S^T and dP^T (keys x queries of the tile at
+ * q0): P^T = 2^(S^T sl2 - lse log2 e), dS^T = P^T (dP^T - Dsum) in place.
+ * MASK: the tile holds queries before some key of the warp or beyond T
+ * (those entries are zeroed); otherwise no entry is tested. */
+template <int MB, int NB, bool MASK>
+static __device__ __forceinline__ void dkdv_pointwise(float (*p)[NB][4], float (*dp)[NB][4],
+                                                      const float *lb, const float *db, int q0,
+                                                      int wk0, int T, int g, int t4, float sl2)
 {
-    for (int i = tid; i < n; i += nt) {
-        const bool in = r0 + i < T;
-        sl[i] = in ? lse[r0 + i] * LOG2E : 0.0f;
-        sd[i] = in ? dsum[r0 + i] : 0.0f;
+#pragma unroll
+    for (int n = 0; n < NB; n++) {
+        const int c = n * 8 + 2 * t4; /* this lane's query pair in the tile */
+        const float2 l2 = *(const float2 *)(lb + c), d2 = *(const float2 *)(db + c);
+        const float la[2] = {l2.x * LOG2E, l2.y * LOG2E}, da[2] = {d2.x, d2.y};
+#pragma unroll
+        for (int mb = 0; mb < MB; mb++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int q = q0 + c + (e & 1);
+                const bool live = !MASK || (q >= wk0 + 16 * mb + g + 8 * (e >> 1) && q < T);
+                const float pv = live ? fast_exp2(fmaf(p[mb][n][e], sl2, -la[e & 1])) : 0.0f;
+                p[mb][n][e] = pv;
+                dp[mb][n][e] = pv * (dp[mb][n][e] - da[e & 1]);
+            }
     }
+}
+
+/* The pointwise step of dq on S and dP (queries x keys of the tile at k0):
+ * dS = P (dP - Dsum) into dp. MASK: a diagonal tile (keys after some query
+ * of the warp are zeroed; keys beyond T only occur in those). */
+template <int MB, int NB, bool MASK>
+static __device__ __forceinline__ void dq_pointwise(const float (*p)[NB][4], float (*dp)[NB][4],
+                                                    const float (*lr)[2], const float (*dr)[2],
+                                                    int k0, int wq0, int g, int t4, float sl2)
+{
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++)
+#pragma unroll
+        for (int n = 0; n < NB; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int r = e >> 1;
+                const bool live = !MASK || k0 + n * 8 + 2 * t4 + (e & 1) <= wq0 + 16 * mb + g + 8 * r;
+                const float pv = live ? fast_exp2(fmaf(p[mb][n][e], sl2, -lr[mb][r])) : 0.0f;
+                dp[mb][n][e] = pv * (dp[mb][n][e] - dr[mb][r]);
+            }
 }
 
 /* Tile shapes per head size: dkdv (warps, 16-key blocks per warp, queries
- * per tile, least resident blocks per SM for the register allocator), dq
- * (warps, 16-query blocks per warp, keys per tile, the same). A build may
- * override them with a header given to nvcc -include (bench/flash_tune.sh). */
+ * per tile, least resident blocks per SM for the register allocator, K and V
+ * fragments kept in registers: 1, or read from shared per tile: 0), dq
+ * (warps, 16-query blocks per warp, keys per tile, the same, Q and dy
+ * fragments in registers). A build may override them with a header given to
+ * nvcc -include (bench/flash_tune.sh). */
 #ifndef FLASH_DKDV32
-#define FLASH_DKDV32 4, 1, 64, 3
+#define FLASH_DKDV32 4, 1, 64, 3, 0
 #endif
 #ifndef FLASH_DKDV64
-#define FLASH_DKDV64 4, 1, 64, 3
+#define FLASH_DKDV64 4, 1, 64, 3, 0
 #endif
 #ifndef FLASH_DKDV128
-#define FLASH_DKDV128 4, 1, 32, 1
+#define FLASH_DKDV128 4, 1, 32, 1, 0
 #endif
 #ifndef FLASH_DQ32
-#define FLASH_DQ32 4, 1, 64, 3
+#define FLASH_DQ32 4, 1, 64, 3, 0
 #endif
 #ifndef FLASH_DQ64
-#define FLASH_DQ64 4, 1, 64, 3
+#define FLASH_DQ64 4, 1, 64, 3, 0
 #endif
 #ifndef FLASH_DQ128
-#define FLASH_DQ128 4, 1, 64, 1
+#define FLASH_DQ128 4, 1, 64, 1, 0
 #endif
 
 template <int D, int NW, int MB, int BR> static size_t dkdv_smem()
@@ -86,7 +109,7 @@ template <int D, int NW, int MB, int BR> static size_t dkdv_smem()
            4 * BR * sizeof(float);
 }
 
-template <int D, int NW, int MB, int BR, int MINB>
+template <int D, int NW, int MB, int BR, int MINB, int AR>
 __global__ void __launch_bounds__(NW * 32, MINB)
     flash_dkdv_kernel(float *dqkv, const uint16_t *dy, const float *lse, const float *dsum,
                       const uint16_t *qkv, int T, int C, int NH, float sl2, float scale)
@@ -95,8 +118,9 @@ __global__ void __launch_bounds__(NW * 32, MINB)
     extern __shared__ __align__(16) uint16_t smem[];
     uint16_t *sK = smem, *sV = sK + BK * LD;                    /* [BK][LD] each */
     uint16_t *sQ = sV + BK * LD, *sG = sQ + 2 * BR * LD;        /* [2][BR][LD] each (q, dy) */
-    float *sL = (float *)(sG + 2 * BR * LD), *sD = sL + 2 * BR; /* [2][BR] each */
-    const int kt = blockIdx.x, bh = blockIdx.y, b = bh / NH, h = bh % NH; /* first key tile: most work */
+    float *sL = (float *)(sG + 2 * BR * LD), *sD = sL + 2 * BR; /* [2][BR] each (lse, Dsum) */
+    /* key tile kt = blockIdx.y: the first tiles have the most work and start first */
+    const int kt = blockIdx.y, bh = blockIdx.x, b = bh / NH, h = bh % NH;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
     const long ld = 3L * C;
     const uint16_t *base = qkv + (long)b * T * ld + (long)h * D, *gbase = dy + (long)b * T * C + (long)h * D;
@@ -105,10 +129,18 @@ __global__ void __launch_bounds__(NW * 32, MINB)
 
     tile_load<BK, D, NT>(sK, base + C, ld, k0, T, tid);
     tile_load<BK, D, NT>(sV, base + 2 * C, ld, k0, T, tid);
+    cp_async_commit();
     tile_load<BR, D, NT>(sQ, base, ld, i0 * BR, T, tid);
     tile_load<BR, D, NT>(sG, gbase, C, i0 * BR, T, tid);
+    rows_async(sL, sD, lse_bh, ds_bh, i0 * BR, BR, T, tid, NT);
     cp_async_commit();
-    rows_load(sL, sD, lse_bh, ds_bh, i0 * BR, BR, T, tid, NT);
+    uint32_t kf[AR ? MB : 1][AR ? D / 16 : 1][4], vf[AR ? MB : 1][AR ? D / 16 : 1][4];
+    if constexpr (AR) {
+        cp_async_wait<1>();
+        __syncthreads();
+        ld_a_rows<MB, D>(kf, sK, LD, warp * RW, lane);
+        ld_a_rows<MB, D>(vf, sV, LD, warp * RW, lane);
+    }
 
     float dk[MB][DB][4], dv[MB][DB][4];
     zero_acc<MB, DB>(dk);
@@ -120,8 +152,8 @@ __global__ void __launch_bounds__(NW * 32, MINB)
             const int nx = cur ^ 1;
             tile_load<BR, D, NT>(sQ + nx * BR * LD, base, ld, q0 + BR, T, tid);
             tile_load<BR, D, NT>(sG + nx * BR * LD, gbase, C, q0 + BR, T, tid);
+            rows_async(sL + nx * BR, sD + nx * BR, lse_bh, ds_bh, q0 + BR, BR, T, tid, NT);
             cp_async_commit();
-            rows_load(sL + nx * BR, sD + nx * BR, lse_bh, ds_bh, q0 + BR, BR, T, tid, NT);
             cp_async_wait<1>();
         } else {
             cp_async_wait<0>();
@@ -133,25 +165,17 @@ __global__ void __launch_bounds__(NW * 32, MINB)
             float p[MB][NB][4], dp[MB][NB][4];
             zero_acc<MB, NB>(p);
             zero_acc<MB, NB>(dp);
-            warp_mm_ss<MB, D, NB, true>(p, sK, LD, warp * RW, qb, LD, lane);  /* S^T */
-            warp_mm_ss<MB, D, NB, true>(dp, sV, LD, warp * RW, gb, LD, lane); /* dP^T */
-#pragma unroll
-            for (int n = 0; n < NB; n++) {
-                const int c = n * 8 + 2 * t4; /* this lane's query pair in the tile */
-                const float2 l2 = *(const float2 *)(lb + c), d2 = *(const float2 *)(db + c);
-#pragma unroll
-                for (int mb = 0; mb < MB; mb++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const int q = q0 + c + (e & 1);
-                        const bool live = q >= wk0 + 16 * mb + g + 8 * (e >> 1) && q < T;
-                        const float pv =
-                            live ? fast_exp2(fmaf(p[mb][n][e], sl2, -(e & 1 ? l2.y : l2.x)))
-                                 : 0.0f;
-                        p[mb][n][e] = pv;
-                        dp[mb][n][e] = pv * (dp[mb][n][e] - (e & 1 ? d2.y : d2.x));
-                    }
+            if constexpr (AR) {
+                warp_mm_as<MB, D, NB>(p, kf, qb, LD, lane);  /* S^T */
+                warp_mm_as<MB, D, NB>(dp, vf, gb, LD, lane); /* dP^T */
+            } else {
+                warp_mm_ss<MB, D, NB, true>(p, sK, LD, warp * RW, qb, LD, lane);
+                warp_mm_ss<MB, D, NB, true>(dp, sV, LD, warp * RW, gb, LD, lane);
             }
+            if (q0 < wk0 + RW || q0 + BR > T)
+                dkdv_pointwise<MB, NB, true>(p, dp, lb, db, q0, wk0, T, g, t4, sl2);
+            else
+                dkdv_pointwise<MB, NB, false>(p, dp, lb, db, q0, wk0, T, g, t4, sl2);
             warp_mm_rs<MB, BR, DB>(dv, p, gb, LD, lane);  /* dV += P^T dy */
             warp_mm_rs<MB, BR, DB>(dk, dp, qb, LD, lane); /* dK += dS^T Q */
         }
@@ -178,19 +202,27 @@ __global__ void __launch_bounds__(NW * 32, MINB)
 
 template <int D, int NW, int MB, int BC> static size_t dq_smem()
 {
-    return (size_t)(2 * 16 * MB * NW + 4 * BC) * (D + 8) * sizeof(uint16_t);
+    return (size_t)(2 * 16 * MB * NW + 4 * BC) * (D + 8) * sizeof(uint16_t) +
+           16 * MB * NW * sizeof(float);
 }
 
-template <int D, int NW, int MB, int BC, int MINB>
+/* dq also computes Dsum = rowsum(dy * y) of its queries first (dy from the
+ * tile in shared, y read while the tiles arrive) and writes it for dkdv,
+ * which runs after it. */
+template <int D, int NW, int MB, int BC, int MINB, int AR>
 __global__ void __launch_bounds__(NW * 32, MINB)
-    flash_dq_kernel(float *dqkv, const uint16_t *dy, const float *lse, const float *dsum,
-                    const uint16_t *qkv, int T, int C, int NH, float sl2, float scale)
+    flash_dq_kernel(float *dqkv, float *dsum, const uint16_t *dy, const uint16_t *y,
+                    const float *lse, const uint16_t *qkv, int T, int C, int NH, float sl2,
+                    float scale)
 {
     constexpr int RW = 16 * MB, BQ = RW * NW, NT = 32 * NW, LD = D + 8, NB = BC / 8, DB = D / 8;
+    constexpr int CH = D / 8, YN = BQ * CH / NT; /* 16-byte chunks per row; per thread */
     extern __shared__ __align__(16) uint16_t smem[];
     uint16_t *sQ = smem, *sG = sQ + BQ * LD;             /* [BQ][LD] each (q, dy) */
     uint16_t *sK = sG + BQ * LD, *sV = sK + 2 * BC * LD; /* [2][BC][LD] each */
-    const int qt = (int)gridDim.x - 1 - (int)blockIdx.x, bh = blockIdx.y, b = bh / NH, h = bh % NH;
+    float *sD = (float *)(sV + 2 * BC * LD);             /* [BQ] Dsum */
+    /* query tile: the last ones have the most work and start first */
+    const int qt = (int)gridDim.y - 1 - (int)blockIdx.y, bh = blockIdx.x, b = bh / NH, h = bh % NH;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
     const long ld = 3L * C;
     const uint16_t *base = qkv + (long)b * T * ld + (long)h * D, *gbase = dy + (long)b * T * C + (long)h * D;
@@ -199,20 +231,57 @@ __global__ void __launch_bounds__(NW * 32, MINB)
 
     tile_load<BQ, D, NT>(sQ, base, ld, q0, T, tid);
     tile_load<BQ, D, NT>(sG, gbase, C, q0, T, tid);
+    cp_async_commit();
     tile_load<BC, D, NT>(sK, base + C, ld, 0, T, tid);
     tile_load<BC, D, NT>(sV, base + 2 * C, ld, 0, T, tid);
     cp_async_commit();
 
+    uint4 yv[YN]; /* y chunks of rows (tid + k NT) / CH of the tile; zeros beyond T */
+#pragma unroll
+    for (int k = 0; k < YN; k++) {
+        const int i = tid + k * NT, row = q0 + i / CH;
+        yv[k] = row < T ? *(const uint4 *)(y + ((long)b * T + row) * C + (long)h * D + (i % CH) * 8)
+                        : make_uint4(0, 0, 0, 0);
+    }
     float lr[MB][2], dr[MB][2]; /* lse (log2 domain) and Dsum of rows g, g+8 of each block */
 #pragma unroll
     for (int mb = 0; mb < MB; mb++)
 #pragma unroll
         for (int r = 0; r < 2; r++) {
             const int row = wq0 + 16 * mb + g + 8 * r;
-            const bool in = row < T;
-            lr[mb][r] = in ? lse[(long)bh * T + row] * LOG2E : 0.0f;
-            dr[mb][r] = in ? dsum[(long)bh * T + row] : 0.0f;
+            lr[mb][r] = row < T ? lse[(long)bh * T + row] * LOG2E : 0.0f;
         }
+    cp_async_wait<1>();
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < YN; k++) { /* CH consecutive lanes share a row */
+        const int i = tid + k * NT, r = i / CH;
+        float fa[8], fw[8], s = 0.0f;
+        unpack8(*(const uint4 *)(sG + r * LD + (i % CH) * 8), fa);
+        unpack8(yv[k], fw);
+#pragma unroll
+        for (int e = 0; e < 8; e++)
+            s += fa[e] * fw[e];
+#pragma unroll
+        for (int o = 1; o < CH; o <<= 1)
+            s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (i % CH == 0) {
+            sD[r] = s;
+            if (q0 + r < T)
+                dsum[(long)bh * T + q0 + r] = s;
+        }
+    }
+    uint32_t qf[AR ? MB : 1][AR ? D / 16 : 1][4], gf[AR ? MB : 1][AR ? D / 16 : 1][4];
+    if constexpr (AR) {
+        ld_a_rows<MB, D>(qf, sQ, LD, warp * RW, lane);
+        ld_a_rows<MB, D>(gf, sG, LD, warp * RW, lane);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++)
+#pragma unroll
+        for (int r = 0; r < 2; r++)
+            dr[mb][r] = sD[warp * RW + 16 * mb + g + 8 * r];
     float dq[MB][DB][4];
     zero_acc<MB, DB>(dq);
 
@@ -224,19 +293,17 @@ __global__ void __launch_bounds__(NW * 32, MINB)
             float p[MB][NB][4], dp[MB][NB][4];
             zero_acc<MB, NB>(p);
             zero_acc<MB, NB>(dp);
-            warp_mm_ss<MB, D, NB, true>(p, sQ, LD, warp * RW, kb, LD, lane);  /* S */
-            warp_mm_ss<MB, D, NB, true>(dp, sG, LD, warp * RW, vb, LD, lane); /* dP */
-#pragma unroll
-            for (int mb = 0; mb < MB; mb++)
-#pragma unroll
-                for (int n = 0; n < NB; n++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const int r = e >> 1;
-                        const bool live = k0 + n * 8 + 2 * t4 + (e & 1) <= wq0 + 16 * mb + g + 8 * r;
-                        const float pv = live ? fast_exp2(fmaf(p[mb][n][e], sl2, -lr[mb][r])) : 0.0f;
-                        dp[mb][n][e] = pv * (dp[mb][n][e] - dr[mb][r]);
-                    }
+            if constexpr (AR) {
+                warp_mm_as<MB, D, NB>(p, qf, kb, LD, lane);  /* S */
+                warp_mm_as<MB, D, NB>(dp, gf, vb, LD, lane); /* dP */
+            } else {
+                warp_mm_ss<MB, D, NB, true>(p, sQ, LD, warp * RW, kb, LD, lane);
+                warp_mm_ss<MB, D, NB, true>(dp, sG, LD, warp * RW, vb, LD, lane);
+            }
+            if (k0 + BC - 1 > wq0)
+                dq_pointwise<MB, NB, true>(p, dp, lr, dr, k0, wq0, g, t4, sl2);
+            else
+                dq_pointwise<MB, NB, false>(p, dp, lr, dr, k0, wq0, g, t4, sl2);
             warp_mm_rs<MB, BC, DB>(dq, dp, kb, LD, lane); /* dQ += dS K */
         }
         __syncthreads();
@@ -257,28 +324,27 @@ __global__ void __launch_bounds__(NW * 32, MINB)
         }
 }
 
-template <int D, int NW, int MB, int BR, int MINB, int NWQ, int MBQ, int BC, int MINBQ>
+template <int D, int NW, int MB, int BR, int MINB, int AR, int NWQ, int MBQ, int BC, int MINBQ,
+          int ARQ>
 static int bwd_launch(float *dqkv, float *dsum, const uint16_t *dy, const uint16_t *y,
                       const float *lse, const uint16_t *qkv, int B, int T, int C, int NH,
                       cudaStream_t st, l720_err *err)
 {
     const float scale = 1.0f / sqrtf((float)D), sl2 = LOG2E * scale;
-    const int BT = B * T;
-    flash_dsum_kernel<D><<<(BT + 7) / 8, 256, 0, st>>>(dsum, dy, y, BT, T, C, NH);
-    GPU_LAUNCHED();
-    size_t sm = dkdv_smem<D, NW, MB, BR>();
-    int rc = flash_prepare(flash_dkdv_kernel<D, NW, MB, BR, MINB>, sm, err);
-    if (rc)
-        return rc;
     const int bk = 16 * MB * NW, bq = 16 * MBQ * NWQ;
-    flash_dkdv_kernel<D, NW, MB, BR, MINB><<<dim3((T + bk - 1) / bk, B * NH), NW * 32, sm, st>>>(
-        dqkv, dy, lse, dsum, qkv, T, C, NH, sl2, scale);
-    GPU_LAUNCHED();
-    sm = dq_smem<D, NWQ, MBQ, BC>();
-    rc = flash_prepare(flash_dq_kernel<D, NWQ, MBQ, BC, MINBQ>, sm, err);
+    size_t sm = dq_smem<D, NWQ, MBQ, BC>();
+    int rc = flash_prepare(flash_dq_kernel<D, NWQ, MBQ, BC, MINBQ, ARQ>, sm, err);
     if (rc)
         return rc;
-    flash_dq_kernel<D, NWQ, MBQ, BC, MINBQ><<<dim3((T + bq - 1) / bq, B * NH), NWQ * 32, sm, st>>>(
+    flash_dq_kernel<D, NWQ, MBQ, BC, MINBQ, ARQ>
+        <<<dim3(B * NH, (T + bq - 1) / bq), NWQ * 32, sm, st>>>(dqkv, dsum, dy, y, lse, qkv, T, C,
+                                                                 NH, sl2, scale);
+    GPU_LAUNCHED();
+    sm = dkdv_smem<D, NW, MB, BR>();
+    rc = flash_prepare(flash_dkdv_kernel<D, NW, MB, BR, MINB, AR>, sm, err);
+    if (rc)
+        return rc;
+    flash_dkdv_kernel<D, NW, MB, BR, MINB, AR><<<dim3(B * NH, (T + bk - 1) / bk), NW * 32, sm, st>>>(
         dqkv, dy, lse, dsum, qkv, T, C, NH, sl2, scale);
     GPU_LAUNCHED();
     return L720_OK;

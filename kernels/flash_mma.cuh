@@ -160,6 +160,40 @@ static __device__ __forceinline__ void warp_mm_rs(float (*acc)[NB][4], float (*p
     }
 }
 
+/* The A fragments of rows r0..r0+16 MB-1, all K columns, of a row-major
+ * [rows][lda] bf16 tile in shared: a[mb][k / 16] (kept in registers by a
+ * warp whose rows stay the same over the tile walk). */
+template <int MB, int K>
+static __device__ __forceinline__ void ld_a_rows(uint32_t (*a)[K / 16][4], const uint16_t *sa,
+                                                 int lda, int r0, int lane)
+{
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++)
+#pragma unroll
+        for (int k = 0; k < K / 16; k++)
+            ld_a(a[mb][k], sa, lda, r0 + 16 * mb, 16 * k, lane);
+}
+
+/* acc[MB][NB][4] += A (16 MB x K, fragments a[MB][K / 16][4] in registers)
+ * * B (K x 8 NB, stored [n][k] in shared). */
+template <int MB, int K, int NB>
+static __device__ __forceinline__ void warp_mm_as(float (*acc)[NB][4], const uint32_t (*a)[K / 16][4],
+                                                  const uint16_t *sb, int ldb, int lane)
+{
+#pragma unroll
+    for (int k = 0; k < K / 16; k++)
+#pragma unroll
+        for (int nb = 0; nb < NB; nb += 2) {
+            uint32_t b[4];
+            ld_b_nk(b, sb, ldb, nb * 8, 16 * k, lane);
+#pragma unroll
+            for (int mb = 0; mb < MB; mb++) {
+                mma16816(acc[mb][nb], a[mb][k], b);
+                mma16816(acc[mb][nb + 1], a[mb][k], b + 2);
+            }
+        }
+}
+
 /* Zeroes acc[MB][NB][4]. */
 template <int MB, int NB> static __device__ __forceinline__ void zero_acc(float (*acc)[NB][4])
 {
@@ -175,6 +209,12 @@ static __device__ __forceinline__ void cp_async16(void *dst, const void *src, in
 {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)),
                  "l"(src), "r"(src_bytes));
+}
+/* 4-byte asynchronous copy (a float); src_bytes 0 writes a zero. */
+static __device__ __forceinline__ void cp_async4(void *dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_u32(dst)), "l"(src),
+                 "r"(src_bytes));
 }
 static __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n"); }
 template <int N> static __device__ __forceinline__ void cp_async_wait()
@@ -235,7 +275,7 @@ template <typename K> static inline int flash_prepare(K *k, size_t sm, l720_err 
 static inline int flash_shape_check(int B, int T, int C, int NH, const void *const *p, int np,
                                     l720_err *err)
 {
-    if (B < 1 || T < 1 || NH < 1 || C % NH || (long)B * NH > 65535)
+    if (B < 1 || T < 1 || NH < 1 || C % NH || (long)B * NH > 65535 || (T + 15) / 16 > 65535)
         return l720_err_set(err, L720_EINPUT,
                             "flash attention: bad shape B %d T %d C %d NH %d", B, T, C, NH);
     int hs = C / NH;
