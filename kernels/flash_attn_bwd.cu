@@ -85,19 +85,19 @@ static __device__ __forceinline__ void dq_pointwise(const float (*p)[NB][4], flo
  * fragments in registers). A build may override them with a header given to
  * nvcc -include (bench/flash_tune.sh). */
 #ifndef FLASH_DKDV32
-#define FLASH_DKDV32 4, 1, 64, 3, 0
+#define FLASH_DKDV32 4, 1, 64, 3, 1
 #endif
 #ifndef FLASH_DKDV64
-#define FLASH_DKDV64 4, 1, 64, 3, 0
+#define FLASH_DKDV64 2, 2, 32, 4, 0
 #endif
 #ifndef FLASH_DKDV128
 #define FLASH_DKDV128 4, 1, 32, 1, 0
 #endif
 #ifndef FLASH_DQ32
-#define FLASH_DQ32 4, 1, 64, 3, 0
+#define FLASH_DQ32 4, 1, 64, 3, 1
 #endif
 #ifndef FLASH_DQ64
-#define FLASH_DQ64 4, 1, 64, 3, 0
+#define FLASH_DQ64 2, 2, 32, 4, 0
 #endif
 #ifndef FLASH_DQ128
 #define FLASH_DQ128 4, 1, 64, 1, 0

@@ -175,8 +175,8 @@ static __device__ __forceinline__ void ld_a_rows(uint32_t (*a)[K / 16][4], const
 }
 
 /* acc[MB][NB][4] += A (16 MB x K, fragments a[MB][K / 16][4] in registers)
- * * B (K x 8 NB, stored [n][k] in shared). */
-template <int MB, int K, int NB>
+ * * B (K x 8 NB, in shared, stored [n][k] if BNK, else [k][n]). */
+template <int MB, int K, int NB, bool BNK = true>
 static __device__ __forceinline__ void warp_mm_as(float (*acc)[NB][4], const uint32_t (*a)[K / 16][4],
                                                   const uint16_t *sb, int ldb, int lane)
 {
@@ -185,7 +185,10 @@ static __device__ __forceinline__ void warp_mm_as(float (*acc)[NB][4], const uin
 #pragma unroll
         for (int nb = 0; nb < NB; nb += 2) {
             uint32_t b[4];
-            ld_b_nk(b, sb, ldb, nb * 8, 16 * k, lane);
+            if (BNK)
+                ld_b_nk(b, sb, ldb, nb * 8, 16 * k, lane);
+            else
+                ld_b_kn(b, sb, ldb, 16 * k, nb * 8, lane);
 #pragma unroll
             for (int mb = 0; mb < MB; mb++) {
                 mma16816(acc[mb][nb], a[mb][k], b);
