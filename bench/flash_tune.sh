@@ -34,19 +34,21 @@ variant w2 "FLASH_FWD64 2, 2, 64, 4, 0" "FLASH_DKDV64 2, 2, 32, 4, 0" "FLASH_DQ6
 variant q16 "FLASH_FWD64 8, 1, 64, 1, 1" "FLASH_DKDV64 4, 2, 16, 2, 0" "FLASH_DQ64 4, 2, 16, 3, 0" \
     "FLASH_DQ32 4, 2, 16, 3, 0"
 variant ar "FLASH_FWD64 4, 2, 32, 2, 1" "FLASH_DKDV64 4, 1, 64, 2, 1" "FLASH_DQ64 4, 1, 64, 2, 1"
-# forward QR 2: the next tile's scores computed during this tile's softmax; backward mixes
-variant pa "FLASH_FWD64 4, 1, 64, 3, 2" "FLASH_FWD32 4, 1, 64, 4, 2" "FLASH_FWD128 4, 1, 32, 2, 2" \
-    "FLASH_DKDV64 2, 2, 32, 4, 0" "FLASH_DQ64 4, 1, 64, 3, 0" "FLASH_DKDV32 2, 2, 32, 4, 1" \
-    "FLASH_DQ32 4, 1, 64, 3, 1"
-variant pb "FLASH_FWD64 4, 2, 32, 2, 2" "FLASH_FWD32 4, 2, 32, 2, 2" "FLASH_FWD128 8, 1, 32, 1, 2" \
-    "FLASH_DKDV64 4, 1, 64, 3, 0" "FLASH_DQ64 2, 2, 32, 4, 0" "FLASH_DKDV32 4, 1, 64, 3, 1" \
-    "FLASH_DQ32 2, 1, 64, 6, 1"
-variant pc "FLASH_FWD64 8, 1, 64, 1, 2" "FLASH_FWD32 2, 2, 64, 4, 2" "FLASH_FWD128 4, 1, 64, 2, 2" \
-    "FLASH_DKDV64 2, 1, 64, 6, 0" "FLASH_DQ64 2, 1, 64, 6, 0" "FLASH_DKDV32 2, 1, 64, 6, 0" \
-    "FLASH_DQ32 2, 1, 64, 6, 0"
-variant pd "FLASH_FWD64 4, 2, 64, 2, 2" "FLASH_DKDV64 2, 2, 32, 4, 0" "FLASH_DQ64 2, 1, 64, 6, 0"
+# second call: QR/AR 2 = the next tile's scores computed during this tile's softmax or pointwise step
+variant pa "FLASH_FWD64 4, 1, 64, 3, 2" "FLASH_DKDV64 4, 1, 64, 2, 2" "FLASH_DQ64 4, 1, 64, 2, 2" \
+    "FLASH_FWD32 4, 1, 64, 4, 2" "FLASH_DKDV32 2, 2, 32, 4, 2" "FLASH_DQ32 2, 2, 32, 4, 2" \
+    "FLASH_FWD128 4, 1, 32, 2, 2" "FLASH_DKDV128 4, 1, 32, 1, 2" "FLASH_DQ128 4, 1, 64, 1, 2"
+variant pb "FLASH_FWD64 4, 2, 32, 2, 2" "FLASH_DKDV64 2, 1, 64, 4, 2" "FLASH_DQ64 2, 1, 64, 4, 2" \
+    "FLASH_FWD32 4, 2, 32, 2, 2" "FLASH_DKDV32 4, 1, 64, 3, 2" "FLASH_DQ32 4, 1, 64, 3, 2" \
+    "FLASH_FWD128 8, 1, 32, 1, 2" "FLASH_DKDV128 2, 1, 32, 3, 2" "FLASH_DQ128 4, 1, 32, 2, 2"
+variant pc "FLASH_FWD64 8, 1, 64, 1, 2" "FLASH_DKDV64 2, 2, 32, 4, 0" "FLASH_DQ64 4, 1, 64, 2, 2" \
+    "FLASH_FWD32 2, 2, 64, 4, 2" "FLASH_FWD128 4, 1, 64, 2, 2"
+variant pd "FLASH_FWD64 4, 2, 64, 2, 2" "FLASH_DKDV64 4, 1, 64, 2, 2" "FLASH_DQ64 2, 2, 32, 4, 0"
+variant pe "FLASH_FWD64 4, 1, 64, 3, 2" "FLASH_DKDV64 4, 1, 32, 2, 2" "FLASH_DQ64 2, 2, 32, 4, 2"
+variant mx1 "FLASH_DKDV64 2, 2, 32, 4, 0" "FLASH_DQ64 4, 1, 64, 3, 0"
+variant mx2 "FLASH_DKDV64 4, 1, 64, 3, 0" "FLASH_DQ64 2, 2, 32, 4, 0"
 variant exact "FLASH_EXACT_EXP2"
-VARIANTS=${VARIANTS:-default qr2 w2 pa pb pc pd}
+VARIANTS=${VARIANTS:-default pa pb pc pd pe mx1 mx2}
 # the objects that do not depend on the tile shapes, once
 for f in kernels/dense_kernels.cu kernels/dense_attn.cu kernels/gemm.cu bench/bench_flash.cu \
     tests/test_gpu_flash.cu; do

@@ -14,6 +14,8 @@
  * the causal triangle fill the end of the launch. */
 #include <math.h>
 
+#include <type_traits>
+
 #include "kernels/flash_attn.h"
 #include "kernels/flash_mma.cuh"
 
@@ -221,7 +223,9 @@ __global__ void __launch_bounds__(NW * 32, MINB)
         if (j + 1 < nk)
             tile_load<BC, D, NT>(sV + ((j + 1) & 1) * BC * LD, vg, ld, k0 + BC, T, tid);
         cp_async_commit();
-        if (k0 <= wq0 + RW - 1) {
+        /* this tile, and the next one's scores in the same basic block when the
+         * warp has that tile (the common case), so they can interleave */
+        auto step = [&](auto next) {
             online_softmax<MB, NB, DB>(s, o, m, l, k0 + BC - 1 > wq0, k0, wq0, g, t4, sl2);
             uint32_t pf[MB][BC / 16][4]; /* P_j as bf16 A fragments */
 #pragma unroll
@@ -229,12 +233,16 @@ __global__ void __launch_bounds__(NW * 32, MINB)
 #pragma unroll
                 for (int kk = 0; kk < BC / 16; kk++)
                     acc_to_a(pf[mb][kk], s[mb][2 * kk], s[mb][2 * kk + 1]);
-            if (j + 1 < nk && k0 + BC <= wq0 + RW - 1) {
+            if constexpr (decltype(next)::value) {
                 zero_acc<MB, NB>(s);
                 warp_mm_as<MB, D, NB>(s, qf, sK + ((j + 1) & 1) * BC * LD, LD, lane);
             }
             warp_mm_as<MB, BC, DB, false>(o, pf, sV + (j & 1) * BC * LD, LD, lane);
-        }
+        };
+        if (j + 1 < nk && k0 + BC <= wq0 + RW - 1)
+            step(std::true_type());
+        else if (k0 <= wq0 + RW - 1)
+            step(std::false_type());
     }
     fwd_store<D, MB, DB>(y, lse, o, m, l, b, bh, h, wq0, T, C, g, t4);
 }

@@ -15,6 +15,8 @@
  * slow grid index). */
 #include <math.h>
 
+#include <type_traits>
+
 #include "kernels/flash_attn.h"
 #include "kernels/flash_mma.cuh"
 
@@ -80,7 +82,9 @@ static __device__ __forceinline__ void dq_pointwise(const float (*p)[NB][4], flo
 
 /* Tile shapes per head size: dkdv (warps, 16-key blocks per warp, queries
  * per tile, least resident blocks per SM for the register allocator, K and V
- * fragments kept in registers: 1, or read from shared per tile: 0), dq
+ * fragments read from shared per tile: 0, kept in registers: 1, or read from
+ * shared with the next tile's scores computed during this tile's products:
+ * 2, flash_dkdv_pipe_kernel), dq
  * (warps, 16-query blocks per warp, keys per tile, the same, Q and dy
  * fragments in registers). A build may override them with a header given to
  * nvcc -include (bench/flash_tune.sh). */
@@ -107,6 +111,31 @@ template <int D, int NW, int MB, int BR> static size_t dkdv_smem()
 {
     return (size_t)(2 * 16 * MB * NW + 4 * BR) * (D + 8) * sizeof(uint16_t) +
            4 * BR * sizeof(float);
+}
+
+/* dK (scaled) and dV of a warp's keys below T into dqkv. */
+template <int MB, int DB>
+static __device__ __forceinline__ void dkdv_store(float *dqkv, float (*dk)[DB][4],
+                                                  float (*dv)[DB][4], int b, int h, int wk0,
+                                                  int T, int C, int D, int g, int t4, float scale)
+{
+    const long ld = 3L * C;
+    float *dkb = dqkv + (long)b * T * ld + C + (long)h * D + 2 * t4;
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++)
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const int key = wk0 + 16 * mb + g + 8 * r;
+            if (key >= T)
+                continue;
+            float *dkr = dkb + (long)key * ld, *dvr = dkr + C;
+#pragma unroll
+            for (int n = 0; n < DB; n++) {
+                *(float2 *)(dkr + n * 8) =
+                    make_float2(dk[mb][n][2 * r] * scale, dk[mb][n][2 * r + 1] * scale);
+                *(float2 *)(dvr + n * 8) = make_float2(dv[mb][n][2 * r], dv[mb][n][2 * r + 1]);
+            }
+        }
 }
 
 template <int D, int NW, int MB, int BR, int MINB, int AR>
@@ -182,33 +211,116 @@ __global__ void __launch_bounds__(NW * 32, MINB)
         __syncthreads();
     }
 
-    float *dkb = dqkv + (long)b * T * ld + C + (long)h * D + 2 * t4;
-#pragma unroll
-    for (int mb = 0; mb < MB; mb++)
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            const int key = wk0 + 16 * mb + g + 8 * r;
-            if (key >= T)
-                continue;
-            float *dkr = dkb + (long)key * ld, *dvr = dkr + C;
-#pragma unroll
-            for (int n = 0; n < DB; n++) {
-                *(float2 *)(dkr + n * 8) =
-                    make_float2(dk[mb][n][2 * r] * scale, dk[mb][n][2 * r + 1] * scale);
-                *(float2 *)(dvr + n * 8) = make_float2(dv[mb][n][2 * r], dv[mb][n][2 * r + 1]);
-            }
-        }
+    dkdv_store<MB, DB>(dqkv, dk, dv, b, h, wk0, T, C, D, g, t4, scale);
 }
 
-template <int D, int NW, int MB, int BC> static size_t dq_smem()
+/* AR 2: K, V from shared, and the next query tile's S^T and dP^T computed
+ * while this tile's pointwise step and dV, dK products run (in one basic
+ * block, so the scheduler can interleave tensor products with exp2). Q, dy,
+ * lse and Dsum in a ring of 3 tiles: iteration i holds S^T_i and dP^T_i,
+ * waits for tile i + 1, starts tile i + 2. One barrier per tile. */
+template <int D, int NW, int MB, int BR> static size_t dkdv_pipe_smem()
 {
-    return (size_t)(2 * 16 * MB * NW + 4 * BC) * (D + 8) * sizeof(uint16_t) +
+    return (size_t)(2 * 16 * MB * NW + 6 * BR) * (D + 8) * sizeof(uint16_t) +
+           6 * BR * sizeof(float);
+}
+
+template <int D, int NW, int MB, int BR, int MINB>
+__global__ void __launch_bounds__(NW * 32, MINB)
+    flash_dkdv_pipe_kernel(float *dqkv, const uint16_t *dy, const float *lse, const float *dsum,
+                           const uint16_t *qkv, int T, int C, int NH, float sl2, float scale)
+{
+    constexpr int RW = 16 * MB, BK = RW * NW, NT = 32 * NW, LD = D + 8, NB = BR / 8, DB = D / 8;
+    constexpr int QS = BR * LD; /* one Q or dy tile */
+    extern __shared__ __align__(16) uint16_t smem[];
+    uint16_t *sK = smem, *sV = sK + BK * LD;               /* [BK][LD] each */
+    uint16_t *sQ = sV + BK * LD, *sG = sQ + 3 * QS;        /* [3][BR][LD] each (q, dy) */
+    float *sL = (float *)(sG + 3 * QS), *sD = sL + 3 * BR; /* [3][BR] each (lse, Dsum) */
+    const int kt = blockIdx.y, bh = blockIdx.x, b = bh / NH, h = bh % NH;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
+    const long ld = 3L * C;
+    const uint16_t *base = qkv + (long)b * T * ld + (long)h * D, *gbase = dy + (long)b * T * C + (long)h * D;
+    const float *lse_bh = lse + (long)bh * T, *ds_bh = dsum + (long)bh * T;
+    const int k0 = kt * BK, wk0 = k0 + warp * RW, i0 = k0 / BR, nq = (T + BR - 1) / BR;
+    auto load_tile = [&](int i, int buf) { /* Q, dy, lse, Dsum of query tile i */
+        tile_load<BR, D, NT>(sQ + buf * QS, base, ld, i * BR, T, tid);
+        tile_load<BR, D, NT>(sG + buf * QS, gbase, C, i * BR, T, tid);
+        rows_async(sL + buf * BR, sD + buf * BR, lse_bh, ds_bh, i * BR, BR, T, tid, NT);
+    };
+
+    tile_load<BK, D, NT>(sK, base + C, ld, k0, T, tid);
+    tile_load<BK, D, NT>(sV, base + 2 * C, ld, k0, T, tid);
+    load_tile(i0, 0);
+    cp_async_commit();
+    if (i0 + 1 < nq)
+        load_tile(i0 + 1, 1);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+
+    float p[MB][NB][4], dp[MB][NB][4]; /* S^T, dP^T of the current tile */
+    auto scores = [&](int buf) {
+        zero_acc<MB, NB>(p);
+        zero_acc<MB, NB>(dp);
+        warp_mm_ss<MB, D, NB, true>(p, sK, LD, warp * RW, sQ + buf * QS, LD, lane);
+        warp_mm_ss<MB, D, NB, true>(dp, sV, LD, warp * RW, sG + buf * QS, LD, lane);
+    };
+    if (wk0 <= i0 * BR + BR - 1)
+        scores(0);
+    float dk[MB][DB][4], dv[MB][DB][4];
+    zero_acc<MB, DB>(dk);
+    zero_acc<MB, DB>(dv);
+
+    for (int i = i0; i < nq; i++) {
+        const int q0 = i * BR, cur = (i - i0) % 3, nxt = (i - i0 + 1) % 3;
+        cp_async_wait<0>(); /* tile i + 1 */
+        __syncthreads();    /* and every warp is done with tile i - 1 */
+        if (i + 2 < nq)
+            load_tile(i + 2, (i - i0 + 2) % 3);
+        cp_async_commit();
+        auto step = [&](auto next) {
+            const float *lb = sL + cur * BR, *db = sD + cur * BR;
+            if (q0 < wk0 + RW || q0 + BR > T)
+                dkdv_pointwise<MB, NB, true>(p, dp, lb, db, q0, wk0, T, g, t4, sl2);
+            else
+                dkdv_pointwise<MB, NB, false>(p, dp, lb, db, q0, wk0, T, g, t4, sl2);
+            uint32_t pf[MB][BR / 16][4], sf[MB][BR / 16][4]; /* P^T, dS^T as bf16 A fragments */
+#pragma unroll
+            for (int mb = 0; mb < MB; mb++)
+#pragma unroll
+                for (int kk = 0; kk < BR / 16; kk++) {
+                    acc_to_a(pf[mb][kk], p[mb][2 * kk], p[mb][2 * kk + 1]);
+                    acc_to_a(sf[mb][kk], dp[mb][2 * kk], dp[mb][2 * kk + 1]);
+                }
+            if constexpr (decltype(next)::value)
+                scores(nxt);
+            warp_mm_as<MB, BR, DB, false>(dv, pf, sG + cur * QS, LD, lane); /* dV += P^T dy */
+            warp_mm_as<MB, BR, DB, false>(dk, sf, sQ + cur * QS, LD, lane); /* dK += dS^T Q */
+        };
+        if (i + 1 < nq && wk0 <= q0 + 2 * BR - 1) {
+            if (wk0 <= q0 + BR - 1)
+                step(std::true_type());
+            else
+                scores(nxt); /* the warp's keys start in the next tile */
+        } else if (wk0 <= q0 + BR - 1) {
+            step(std::false_type());
+        }
+    }
+    dkdv_store<MB, DB>(dqkv, dk, dv, b, h, wk0, T, C, D, g, t4, scale);
+}
+
+template <int D, int NW, int MB, int BC, int AR> static size_t dq_smem()
+{
+    constexpr int NBUF = AR == 2 ? 3 : 2; /* K and V tiles in the ring */
+    return (size_t)(2 * 16 * MB * NW + 2 * NBUF * BC) * (D + 8) * sizeof(uint16_t) +
            16 * MB * NW * sizeof(float);
 }
 
 /* dq also computes Dsum = rowsum(dy * y) of its queries first (dy from the
  * tile in shared, y read while the tiles arrive) and writes it for dkdv,
- * which runs after it. */
+ * which runs after it. AR 2: Q and dy from shared, K and V in a ring of 3
+ * tiles, the next tile's S and dP computed during this tile's pointwise step
+ * and dQ product (one basic block), one barrier per tile. */
 template <int D, int NW, int MB, int BC, int MINB, int AR>
 __global__ void __launch_bounds__(NW * 32, MINB)
     flash_dq_kernel(float *dqkv, float *dsum, const uint16_t *dy, const uint16_t *y,
@@ -217,10 +329,11 @@ __global__ void __launch_bounds__(NW * 32, MINB)
 {
     constexpr int RW = 16 * MB, BQ = RW * NW, NT = 32 * NW, LD = D + 8, NB = BC / 8, DB = D / 8;
     constexpr int CH = D / 8, YN = BQ * CH / NT; /* 16-byte chunks per row; per thread */
+    constexpr int NBUF = AR == 2 ? 3 : 2, KS = BC * LD; /* ring of K and V tiles; one tile */
     extern __shared__ __align__(16) uint16_t smem[];
-    uint16_t *sQ = smem, *sG = sQ + BQ * LD;             /* [BQ][LD] each (q, dy) */
-    uint16_t *sK = sG + BQ * LD, *sV = sK + 2 * BC * LD; /* [2][BC][LD] each */
-    float *sD = (float *)(sV + 2 * BC * LD);             /* [BQ] Dsum */
+    uint16_t *sQ = smem, *sG = sQ + BQ * LD;           /* [BQ][LD] each (q, dy) */
+    uint16_t *sK = sG + BQ * LD, *sV = sK + NBUF * KS; /* [NBUF][BC][LD] each */
+    float *sD = (float *)(sV + NBUF * KS);             /* [BQ] Dsum */
     /* query tile: the last ones have the most work and start first */
     const int qt = (int)gridDim.y - 1 - (int)blockIdx.y, bh = blockIdx.x, b = bh / NH, h = bh % NH;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
@@ -235,6 +348,13 @@ __global__ void __launch_bounds__(NW * 32, MINB)
     tile_load<BC, D, NT>(sK, base + C, ld, 0, T, tid);
     tile_load<BC, D, NT>(sV, base + 2 * C, ld, 0, T, tid);
     cp_async_commit();
+    if constexpr (AR == 2) {
+        if (nk > 1) {
+            tile_load<BC, D, NT>(sK + KS, base + C, ld, BC, T, tid);
+            tile_load<BC, D, NT>(sV + KS, base + 2 * C, ld, BC, T, tid);
+        }
+        cp_async_commit();
+    }
 
     uint4 yv[YN]; /* y chunks of rows (tid + k NT) / CH of the tile; zeros beyond T */
 #pragma unroll
@@ -251,7 +371,7 @@ __global__ void __launch_bounds__(NW * 32, MINB)
             const int row = wq0 + 16 * mb + g + 8 * r;
             lr[mb][r] = row < T ? lse[(long)bh * T + row] * LOG2E : 0.0f;
         }
-    cp_async_wait<1>();
+    cp_async_wait<AR == 2 ? 2 : 1>(); /* Q, dy */
     __syncthreads();
 #pragma unroll
     for (int k = 0; k < YN; k++) { /* CH consecutive lanes share a row */
@@ -271,8 +391,9 @@ __global__ void __launch_bounds__(NW * 32, MINB)
                 dsum[(long)bh * T + q0 + r] = s;
         }
     }
-    uint32_t qf[AR ? MB : 1][AR ? D / 16 : 1][4], gf[AR ? MB : 1][AR ? D / 16 : 1][4];
-    if constexpr (AR) {
+    uint32_t qf[AR == 1 ? MB : 1][AR == 1 ? D / 16 : 1][4];
+    uint32_t gf[AR == 1 ? MB : 1][AR == 1 ? D / 16 : 1][4];
+    if constexpr (AR == 1) {
         ld_a_rows<MB, D>(qf, sQ, LD, warp * RW, lane);
         ld_a_rows<MB, D>(gf, sG, LD, warp * RW, lane);
     }
@@ -285,28 +406,71 @@ __global__ void __launch_bounds__(NW * 32, MINB)
     float dq[MB][DB][4];
     zero_acc<MB, DB>(dq);
 
-    for (int j = 0; j < nk; j++) {
-        const int cur = j & 1, k0 = j * BC;
-        kv_tile_wait<BC, D, NT>(sK, sV, base + C, base + 2 * C, ld, j, nk, T, tid);
-        if (k0 <= wq0 + RW - 1) {
-            const uint16_t *kb = sK + cur * BC * LD, *vb = sV + cur * BC * LD;
-            float p[MB][NB][4], dp[MB][NB][4];
+    if constexpr (AR == 2) {
+        float p[MB][NB][4], dp[MB][NB][4]; /* S, dP of the current tile */
+        auto scores = [&](int buf) {
             zero_acc<MB, NB>(p);
             zero_acc<MB, NB>(dp);
-            if constexpr (AR) {
-                warp_mm_as<MB, D, NB>(p, qf, kb, LD, lane);  /* S */
-                warp_mm_as<MB, D, NB>(dp, gf, vb, LD, lane); /* dP */
-            } else {
-                warp_mm_ss<MB, D, NB, true>(p, sQ, LD, warp * RW, kb, LD, lane);
-                warp_mm_ss<MB, D, NB, true>(dp, sG, LD, warp * RW, vb, LD, lane);
-            }
-            if (k0 + BC - 1 > wq0)
-                dq_pointwise<MB, NB, true>(p, dp, lr, dr, k0, wq0, g, t4, sl2);
-            else
-                dq_pointwise<MB, NB, false>(p, dp, lr, dr, k0, wq0, g, t4, sl2);
-            warp_mm_rs<MB, BC, DB>(dq, dp, kb, LD, lane); /* dQ += dS K */
-        }
+            warp_mm_ss<MB, D, NB, true>(p, sQ, LD, warp * RW, sK + buf * KS, LD, lane);
+            warp_mm_ss<MB, D, NB, true>(dp, sG, LD, warp * RW, sV + buf * KS, LD, lane);
+        };
+        cp_async_wait<1>(); /* K_0, V_0 */
         __syncthreads();
+        scores(0); /* every warp has key 0 */
+        for (int j = 0; j < nk; j++) {
+            const int k0 = j * BC, cur = j % 3, nxt = (j + 1) % 3;
+            cp_async_wait<0>(); /* K_{j+1}, V_{j+1} */
+            __syncthreads();    /* and every warp is done with tile j - 1 */
+            if (j + 2 < nk) {
+                tile_load<BC, D, NT>(sK + ((j + 2) % 3) * KS, base + C, ld, k0 + 2 * BC, T, tid);
+                tile_load<BC, D, NT>(sV + ((j + 2) % 3) * KS, base + 2 * C, ld, k0 + 2 * BC, T,
+                                     tid);
+            }
+            cp_async_commit();
+            auto step = [&](auto next) {
+                if (k0 + BC - 1 > wq0)
+                    dq_pointwise<MB, NB, true>(p, dp, lr, dr, k0, wq0, g, t4, sl2);
+                else
+                    dq_pointwise<MB, NB, false>(p, dp, lr, dr, k0, wq0, g, t4, sl2);
+                uint32_t sf[MB][BC / 16][4]; /* dS as bf16 A fragments */
+#pragma unroll
+                for (int mb = 0; mb < MB; mb++)
+#pragma unroll
+                    for (int kk = 0; kk < BC / 16; kk++)
+                        acc_to_a(sf[mb][kk], dp[mb][2 * kk], dp[mb][2 * kk + 1]);
+                if constexpr (decltype(next)::value)
+                    scores(nxt);
+                warp_mm_as<MB, BC, DB, false>(dq, sf, sK + cur * KS, LD, lane); /* dQ += dS K */
+            };
+            if (j + 1 < nk && k0 + BC <= wq0 + RW - 1)
+                step(std::true_type());
+            else if (k0 <= wq0 + RW - 1)
+                step(std::false_type());
+        }
+    } else {
+        for (int j = 0; j < nk; j++) {
+            const int cur = j & 1, k0 = j * BC;
+            kv_tile_wait<BC, D, NT>(sK, sV, base + C, base + 2 * C, ld, j, nk, T, tid);
+            if (k0 <= wq0 + RW - 1) {
+                const uint16_t *kb = sK + cur * BC * LD, *vb = sV + cur * BC * LD;
+                float p[MB][NB][4], dp[MB][NB][4];
+                zero_acc<MB, NB>(p);
+                zero_acc<MB, NB>(dp);
+                if constexpr (AR) {
+                    warp_mm_as<MB, D, NB>(p, qf, kb, LD, lane);  /* S */
+                    warp_mm_as<MB, D, NB>(dp, gf, vb, LD, lane); /* dP */
+                } else {
+                    warp_mm_ss<MB, D, NB, true>(p, sQ, LD, warp * RW, kb, LD, lane);
+                    warp_mm_ss<MB, D, NB, true>(dp, sG, LD, warp * RW, vb, LD, lane);
+                }
+                if (k0 + BC - 1 > wq0)
+                    dq_pointwise<MB, NB, true>(p, dp, lr, dr, k0, wq0, g, t4, sl2);
+                else
+                    dq_pointwise<MB, NB, false>(p, dp, lr, dr, k0, wq0, g, t4, sl2);
+                warp_mm_rs<MB, BC, DB>(dq, dp, kb, LD, lane); /* dQ += dS K */
+            }
+            __syncthreads();
+        }
     }
 
 #pragma unroll
@@ -332,7 +496,7 @@ static int bwd_launch(float *dqkv, float *dsum, const uint16_t *dy, const uint16
 {
     const float scale = 1.0f / sqrtf((float)D), sl2 = LOG2E * scale;
     const int bk = 16 * MB * NW, bq = 16 * MBQ * NWQ;
-    size_t sm = dq_smem<D, NWQ, MBQ, BC>();
+    size_t sm = dq_smem<D, NWQ, MBQ, BC, ARQ>();
     int rc = flash_prepare(flash_dq_kernel<D, NWQ, MBQ, BC, MINBQ, ARQ>, sm, err);
     if (rc)
         return rc;
@@ -340,12 +504,22 @@ static int bwd_launch(float *dqkv, float *dsum, const uint16_t *dy, const uint16
         <<<dim3(B * NH, (T + bq - 1) / bq), NWQ * 32, sm, st>>>(dqkv, dsum, dy, y, lse, qkv, T, C,
                                                                  NH, sl2, scale);
     GPU_LAUNCHED();
-    sm = dkdv_smem<D, NW, MB, BR>();
-    rc = flash_prepare(flash_dkdv_kernel<D, NW, MB, BR, MINB, AR>, sm, err);
-    if (rc)
-        return rc;
-    flash_dkdv_kernel<D, NW, MB, BR, MINB, AR><<<dim3(B * NH, (T + bk - 1) / bk), NW * 32, sm, st>>>(
-        dqkv, dy, lse, dsum, qkv, T, C, NH, sl2, scale);
+    const dim3 grid(B * NH, (T + bk - 1) / bk);
+    if constexpr (AR == 2) {
+        sm = dkdv_pipe_smem<D, NW, MB, BR>();
+        rc = flash_prepare(flash_dkdv_pipe_kernel<D, NW, MB, BR, MINB>, sm, err);
+        if (rc)
+            return rc;
+        flash_dkdv_pipe_kernel<D, NW, MB, BR, MINB><<<grid, NW * 32, sm, st>>>(
+            dqkv, dy, lse, dsum, qkv, T, C, NH, sl2, scale);
+    } else {
+        sm = dkdv_smem<D, NW, MB, BR>();
+        rc = flash_prepare(flash_dkdv_kernel<D, NW, MB, BR, MINB, AR>, sm, err);
+        if (rc)
+            return rc;
+        flash_dkdv_kernel<D, NW, MB, BR, MINB, AR><<<grid, NW * 32, sm, st>>>(
+            dqkv, dy, lse, dsum, qkv, T, C, NH, sl2, scale);
+    }
     GPU_LAUNCHED();
     return L720_OK;
 }
