@@ -32,7 +32,7 @@
 #define FLASH_FWD64 4, 2, 64, 2, 1
 #endif
 #ifndef FLASH_FWD128
-#define FLASH_FWD128 4, 1, 64, 1, 0
+#define FLASH_FWD128 4, 1, 64, 2, 2
 #endif
 
 template <int D, int NW, int MB, int BC> static size_t fwd_smem()

@@ -101,7 +101,7 @@ static __device__ __forceinline__ void dq_pointwise(const float (*p)[NB][4], flo
 #define FLASH_DQ32 4, 1, 64, 3, 1
 #endif
 #ifndef FLASH_DQ64
-#define FLASH_DQ64 2, 2, 32, 4, 0
+#define FLASH_DQ64 4, 1, 64, 3, 0
 #endif
 #ifndef FLASH_DQ128
 #define FLASH_DQ128 4, 1, 64, 1, 0
