@@ -65,9 +65,10 @@ int l720_dense_attn_bwd(l720_gemm *g, float *dqkv, float *dP, uint16_t *dS, cons
                         const uint16_t *P, const uint16_t *qkv, int B, int T, int C, int NH,
                         void *stream, l720_err *err);
 
-/* Cross-entropy of logits[N, V] (row stride ld): loss[N] per row (0 for
- * targets < 0), dlogits[N, ld] (bf16) = (softmax - onehot) * scale. */
-int l720_dense_xent(uint16_t *dlogits, float *loss, const float *logits, long ld,
+/* Cross-entropy of bf16 logits[N, V] (row stride ld): loss[N] per row (0
+ * for targets < 0), dlogits[N, ld] (bf16) = (softmax - onehot) * scale, 0 in
+ * the columns past V. dlogits may be logits (the gradient overwrites them). */
+int l720_dense_xent(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
                     const int32_t *targets, int N, int V, float scale, void *stream,
                     l720_err *err);
 

@@ -65,11 +65,12 @@ struct l720_gpu_model {
     float *buf;              /* [nbuf] PEER running statistics */
     uint64_t t;              /* AdamW steps taken */
     /* activations and scratch */
-    float *x_out, *rstdf, *logits, *loss_rows, *qkv, *y; /* [N,d] [N] [N,Vp] [N] [N,3d] [N,d] */
+    float *x_out, *rstdf, *loss_rows, *qkv, *y; /* [N,d] [N] [N] [N,3d] [N,d] */
     float *S, *dsum; /* batched attention: [NH,T,T] scores; fused: [B,NH,T] rowsum(dy*y) */
     float *dresid, *dln, *dqkv;  /* [N,d] [N,d] [N,3d] */
     float *part, *cosb, *sinb;                   /* RMSNorm partials, [T, hs/2] x2 */
-    uint16_t *lnf, *dlogits, *dS, *dresbf, *dattybf, *dqkvbf, *dact, *dh13, *ffn16;
+    uint16_t *logits, *dlogits; /* [N,Vp] one buffer: the gradient overwrites the logits */
+    uint16_t *lnf, *dS, *dresbf, *dattybf, *dqkvbf, *dact, *dh13, *ffn16;
     int32_t *tok, *tgt, *order, *run_start, *run_tok; /* [N] [N] [N] [N+1] [N] */
     double *norm_part;       /* gradient-norm partial sums */
     size_t n_norm_part;

@@ -2,9 +2,10 @@
  * gpu_model.h), block by block as trainer/model_pass.c. Products read bf16
  * (activations written by the kernels, weights from the bf16 copy pbf) and
  * write fp32 where the result is summed into or rotated (residual stream,
- * q/k/v, logits, gradients), bf16 where it feeds a pointwise kernel or the
- * next product (SwiGLU's h1|h3 and its gradient, the attention output's
- * gradient).
+ * q/k/v, gradients), bf16 where it feeds a pointwise kernel or the next
+ * product (SwiGLU's h1|h3 and its gradient, the attention output's gradient,
+ * the logits: cross-entropy reads them in fp32 and overwrites them with
+ * their gradient).
  *   dense FFN: w1, w3 adjacent, so x [W1; W3]^T is one product into h13;
  *   MoE FFN: l720_moe_gpu (adds into the residual, writes dx and gradients);
  *   PEER FFN: l720_peer_gpu (bf16 y and dx), the compact u/v row gradients
@@ -140,7 +141,7 @@ int gm_forward(l720_gpu_model *m, int B, int T, int training, l720_err *err)
     }
     CALL(l720_dense_rmsnorm_fwd(m->lnf, m->rstdf, m->x_out, m->p + m->o_final, N, d, st, err));
     /* the head's bf16 copy has Vp rows, those past V zero (gpu_model.cu) */
-    GEMM(0, 1, N, m->Vp, d, m->lnf, d, m->pbf + m->o_head, d, 0.0f, m->logits, m->Vp);
+    GEMM_BF(0, 1, N, m->Vp, d, m->lnf, d, m->pbf + m->o_head, d, m->logits, m->Vp);
     float scale = m->n_targets ? 1.0f / (float)m->n_targets : 0.0f;
     CALL(l720_dense_xent(m->dlogits, m->loss_rows, m->logits, m->Vp, m->tgt, N, V, scale, st,
                          err));
