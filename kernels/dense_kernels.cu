@@ -504,6 +504,7 @@ extern "C" int l720_dense_softmax_bwd(uint16_t *dS, const uint16_t *P, const flo
  * may overwrite the logits. Other rows take two passes over global memory. */
 #define XENT_THREADS 512
 #define XENT_SMEM_MAX (112 * 1024)
+#define XENT_LOADS 4 /* 16-byte loads a thread keeps in flight while filling the row */
 
 /* (m, s) <- the pair whose sum is s e^{m} + s2 e^{m2}, relative to the larger max. */
 static __device__ inline void lse_merge(float &m, float &s, float m2, float s2)
@@ -576,18 +577,29 @@ k_xent_smem(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
     if (xent_skip(d, loss, n, ld, tg))
         return;
     const uint4 *z = (const uint4 *)(logits + n * ld); /* [ld / 8] */
-    int n8 = (int)(ld / 8);
+    int n8 = (int)(ld / 8), bs = (int)blockDim.x;
+    /* the row into shared memory, XENT_LOADS independent 16-byte loads in flight a thread */
+    for (int j0 = threadIdx.x; j0 < n8; j0 += XENT_LOADS * bs) {
+        uint4 w[XENT_LOADS];
+#pragma unroll
+        for (int u = 0; u < XENT_LOADS; u++)
+            if (j0 + u * bs < n8)
+                w[u] = z[j0 + u * bs];
+#pragma unroll
+        for (int u = 0; u < XENT_LOADS; u++)
+            if (j0 + u * bs < n8)
+                row[j0 + u * bs] = w[u];
+    }
+    /* each thread reads back only what it stored: no barrier needed before this */
     float m = -INFINITY, s = 0.0f, f[8];
-    for (int j = threadIdx.x; j < n8; j += blockDim.x) {
-        uint4 w = z[j];
-        row[j] = w;
-        unpack8(w, f);
+    for (int j = threadIdx.x; j < n8; j += bs) {
+        unpack8(row[j], f);
 #pragma unroll
         for (int u = 0; u < 8; u++)
             if (8 * j + u < V)
                 lse_add(m, s, f[u]);
     }
-    float lse = block_lse(m, s); /* its barrier also orders the row's stores */
+    float lse = block_lse(m, s); /* its barrier orders every store before the reads below */
     float ztg = bf16_lo(((const uint16_t *)row)[tg]);
     for (int j = threadIdx.x; j < n8; j += blockDim.x) {
         unpack8(row[j], f);
