@@ -74,6 +74,15 @@ static void layout(l720_gpu_model *m)
     for (size_t i = 0; i < s.size(); i++) {
         off[i] = o;
         o += s[i].rows * s[i].cols;
+        /* gradients the backward sums into: the embedding rows (only those of
+         * tokens that occur are written) and the norm gains (+=); every other
+         * gradient is written whole by its product or kernel */
+        if (i == 0 || s[i].no_decay) {
+            if (!m->zero_runs.empty() && m->zero_runs.back().first + m->zero_runs.back().second == off[i])
+                m->zero_runs.back().second += s[i].rows * s[i].cols;
+            else
+                m->zero_runs.push_back(std::make_pair(off[i], s[i].rows * s[i].cols));
+        }
         if (!s[i].sparse) {
             int decay = !s[i].no_decay;
             if (!m->runs.empty() && m->runs.back().off + m->runs.back().len == off[i] &&

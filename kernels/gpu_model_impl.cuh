@@ -48,6 +48,7 @@ struct l720_gpu_model {
     size_t o_embed, o_final, o_head;
     std::vector<gm_layer> L;
     std::vector<gm_run> runs; /* every non-sparse tensor, in layout order */
+    std::vector<std::pair<size_t, size_t>> zero_runs; /* (offset, floats) zeroed before a backward */
     int has_dense, has_moe, has_peer;
     int flash; /* 1: fused attention (kernels/flash_attn.h) for this head size */
     /* memory: with dry = 1 the allocation calls only add up `need` */

@@ -236,8 +236,8 @@ int gm_backward(l720_gpu_model *m, l720_err *err)
     cudaStream_t st = m->st;
     size_t Nd = (size_t)N * d;
     /* every gradient that is summed into (norm gains, embedding rows) starts at 0 */
-    for (const gm_run &r : m->runs)
-        GPU_CK(cudaMemsetAsync(m->grad + r.off, 0, r.len * 4, st));
+    for (const auto &z : m->zero_runs)
+        GPU_CK(cudaMemsetAsync(m->grad + z.first, 0, z.second * 4, st));
     /* dlogits columns past V are 0, so the padded head rows add nothing to dx
      * and get a zero gradient in grad's tail past np */
     GEMM(0, 0, N, d, m->Vp, m->dlogits, m->Vp, m->pbf + m->o_head, d, 0.0f, m->dln, d);
