@@ -285,7 +285,8 @@ int gm_backward(l720_gpu_model *m, l720_err *err)
     int N = m->B * m->T, d = c->d_model, V = c->vocab, T = m->T, NH = c->n_heads, B = m->B;
     cudaStream_t st = m->st;
     size_t Nd = (size_t)N * d;
-    /* every gradient that is summed into (norm gains, embedding rows) starts at 0 */
+    /* every gradient that is summed into (norm gains, embedding rows) starts at 0, except
+     * when accumulating */
     for (const gm_run &r : m->runs)
         if (m->acc_beta == 0.0f)
             GPU_CK(cudaMemsetAsync(m->grad + r.off, 0, r.len * 4, st));

@@ -44,4 +44,5 @@ bench_bench_train_LDADD = $(L720_LDADD)
 
 TESTS += tests/test_train_cli.sh
 EXTRA_DIST += tests/test_train_cli.sh tests/gpu/train_stage.sh tests/gpu/train_run.sh \
-	tests/gpu/cuda_sizes.sh tests/gpu/accum_run.sh bench/train_gpu_h100_log.txt
+	tests/gpu/cuda_sizes.sh tests/gpu/accum_run.sh bench/train_gpu_h100_log.txt \
+	bench/moe_step_accum_h100_log.txt

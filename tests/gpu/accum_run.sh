@@ -50,5 +50,5 @@ for t in test_gpu_accum test_gpu_dense test_gpu_model test_gpu_moe; do
         "$(sed -n 's/^1\.\.//p' "$B/$t.log")"
 done
 grep '^not ok' "$B"/test_gpu_*.log || true
-[ -f "$B/bench.log" ] && grep -A4 '^overhead vs dense' "$B/bench.log" && grep '^moe_step' "$B/bench.log"
+[ -f "$B/bench.log" ] && grep -A3 '^overhead vs dense' "$B/bench.log" && grep '^moe_step' "$B/bench.log"
 exit $st
