@@ -705,8 +705,9 @@ __global__ void k_embed_fwd(float *out, const int32_t *tok, const float *embed, 
     out[i] = embed[(long)tok[n] * C + i % C];
 }
 
-/* One block per vocabulary row that occurs: its gradient row is the sum of
- * the rows of dout at its positions, in position order (one writer). */
+/* One block per vocabulary row that occurs: the sum of the rows of dout at
+ * its positions, in position order, is added to its gradient row (one
+ * writer). */
 __global__ void k_embed_bwd(float *dembed, const float *dout, const int32_t *order,
                             const int32_t *run_start, const int32_t *run_tok, int C)
 {
@@ -716,7 +717,7 @@ __global__ void k_embed_bwd(float *dembed, const float *dout, const int32_t *ord
         float s = 0.0f;
         for (int i = i0; i < i1; i++)
             s += dout[(long)order[i] * C + c];
-        row[c] = s;
+        row[c] += s;
     }
 }
 

@@ -31,7 +31,8 @@ struct gm_layer {
     l720_peer_gpu *peer;                      /* PEER: the layer's workspace */
     int pn, ph, pk, pdk;                      /* PEER n, heads, top-k, d_key */
     size_t o_u, o_v, buf_off;                 /* PEER u, v tensors; running stats in buffers */
-    int32_t *touched;  /* PEER: [min(N*h*k, n*n)] rows of u, v holding gradient, ascending */
+    int32_t *touched;  /* PEER: [n*n] rows of u, v holding gradient, ascending (with
+                          accumulation: the union over the micro-batches) */
     int n_touched;     /* their number (host) */
 };
 
@@ -84,6 +85,11 @@ struct l720_gpu_model {
     int B, T, training, have_targets, n_runs_tok;
     size_t n_targets;
     int backward_done;  /* gradients of a backward are in grad (for norm / AdamW) */
+    float acc_beta;     /* the backward running: 0 writes the gradients, 1 adds to them */
+    float *peer_acc;    /* [max PEER wq+gamma+beta+keys] a PEER layer's dense gradients
+                           before they are added (accumulating backward) */
+    size_t peer_acc_len;
+    std::vector<int32_t> h_old, h_new, h_union; /* host scratch of the touched-row union */
     int full_clear;     /* the next backward zeroes whole u, v gradients (not only old rows) */
 };
 

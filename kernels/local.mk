@@ -31,6 +31,11 @@ TESTS += tests/test_gpu_model
 tests_test_gpu_model_SOURCES = tests/test_gpu_model.cu tests/gpu/host_bf16.h tests/gpu/gpu_check.h
 tests_test_gpu_model_LDADD = $(L720_LDADD) -lstdc++
 
+check_PROGRAMS += tests/test_gpu_accum
+TESTS += tests/test_gpu_accum
+tests_test_gpu_accum_SOURCES = tests/test_gpu_accum.cu tests/gpu/host_bf16.h tests/gpu/gpu_check.h
+tests_test_gpu_accum_LDADD = $(L720_LDADD) -lstdc++
+
 check_PROGRAMS += tests/test_gpu_moe
 TESTS += tests/test_gpu_moe
 tests_test_gpu_moe_SOURCES = tests/test_gpu_moe.cu tests/gpu/host_bf16.h tests/gpu/gpu_check.h

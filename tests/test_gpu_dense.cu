@@ -315,13 +315,13 @@ static void test_embed(int N, int V, int C)
     CK(cudaMemcpy(dor, order.data(), 4 * (size_t)N, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dst, start.data(), 4 * (size_t)(nr + 1), cudaMemcpyHostToDevice));
     CK(cudaMemcpy(drt, rtok.data(), 4 * (size_t)nr, cudaMemcpyHostToDevice));
-    /* the rows of absent tokens keep their values; the others are overwritten */
+    /* the rows of absent tokens keep their values; the others are added to */
     vf gz((size_t)V * C, 0.f);
     l720_embedding_backward(gz.data(), dy.data(), tok.data(), N, C);
     for (int v = 0; v < V; v++)
         if (std::binary_search(rtok.begin(), rtok.begin() + nr, v))
             for (int c = 0; c < C; c++)
-                g[(size_t)v * C + c] = gz[(size_t)v * C + c];
+                g[(size_t)v * C + c] = g0[(size_t)v * C + c] + gz[(size_t)v * C + c];
         else
             for (int c = 0; c < C; c++)
                 g[(size_t)v * C + c] = g0[(size_t)v * C + c];
