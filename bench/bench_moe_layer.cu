@@ -221,22 +221,22 @@ int main(int argc, char **argv)
     /* dense SwiGLU FFN */
     uint16_t *w13 = (uint16_t *)dev_rand((size_t)2 * H * C, 0.02, true);
     uint16_t *w2 = (uint16_t *)dev_rand((size_t)C * H, 0.02, true);
-    float *h13 = dev<float>((size_t)N * 2 * H), *dact = dev<float>((size_t)N * H);
+    uint16_t *h13 = dev<uint16_t>((size_t)N * 2 * H), *dact = dev<uint16_t>((size_t)N * H);
     float *dw13 = dev<float>((size_t)2 * H * C), *dw2 = dev<float>((size_t)C * H);
     uint16_t *act = dev<uint16_t>((size_t)N * H), *dh13 = dev<uint16_t>((size_t)N * 2 * H);
     auto dfwd = [&]() {
-        return l720_gemm_bf16(g, 0, 1, N, 2 * H, C, 1.0f, x, C, 0, w13, C, 0, 0.0f, h13, 2 * H, 0,
-                              1, st, &err) ||
-               l720_dense_swiglu_fwd(act, h13, N, H, st, &err) ||
+        return l720_gemm_bf16_out(g, 0, 1, N, 2 * H, C, 1.0f, x, C, 0, w13, C, 0, 0.0f, h13,
+                                  2 * H, 0, 1, st, &err) ||
+               l720_swiglu_fwd(act, h13, h13 + H, 2 * H, N, H, st, &err) ||
                l720_gemm_bf16(g, 0, 1, N, C, H, 1.0f, act, H, 0, w2, H, 0, 0.0f, out, C, 0, 1, st,
                               &err);
     };
     auto dbwd = [&]() {
-        return l720_gemm_bf16(g, 0, 0, N, H, C, 1.0f, dy, C, 0, w2, H, 0, 0.0f, dact, H, 0, 1, st,
-                              &err) ||
+        return l720_gemm_bf16_out(g, 0, 0, N, H, C, 1.0f, dy, C, 0, w2, H, 0, 0.0f, dact, H, 0, 1,
+                                  st, &err) ||
                l720_gemm_bf16(g, 1, 0, C, H, N, 1.0f, dy, C, 0, act, H, 0, 0.0f, dw2, H, 0, 1, st,
                               &err) ||
-               l720_dense_swiglu_bwd(dh13, dact, h13, N, H, st, &err) ||
+               l720_swiglu_bwd(dh13, dh13 + H, dact, h13, h13 + H, 2 * H, N, H, st, &err) ||
                l720_gemm_bf16(g, 1, 0, 2 * H, C, N, 1.0f, dh13, 2 * H, 0, x, C, 0, 0.0f, dw13, C,
                               0, 1, st, &err) ||
                l720_gemm_bf16(g, 0, 0, N, C, 2 * H, 1.0f, dh13, 2 * H, 0, w13, C, 0, 0.0f, dx, C,

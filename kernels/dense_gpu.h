@@ -22,27 +22,30 @@ extern "C" {
 /* out[N, C] (bf16) = RMSNorm(inp[N, C]) * w; rstd[N]. eps 1e-5. */
 int l720_dense_rmsnorm_fwd(uint16_t *out, float *rstd, const float *inp, const float *w, int N,
                            int C, void *stream, l720_err *err);
-/* dinp[N, C] += input gradient; dw[C] += gain gradient. part: scratch of
+/* dinp[N, C] += input gradient, and dinp_bf (bf16, may be NULL) = the new
+ * dinp; dw[C] += gain gradient. part: scratch of
  * l720_dense_rmsnorm_part_len(N, C) floats (column partial sums, fixed order). */
 size_t l720_dense_rmsnorm_part_len(int N, int C);
-int l720_dense_rmsnorm_bwd(float *dinp, float *dw, float *part, const float *dout,
-                           const float *inp, const float *w, const float *rstd, int N, int C,
-                           void *stream, l720_err *err);
+int l720_dense_rmsnorm_bwd(float *dinp, uint16_t *dinp_bf, float *dw, float *part,
+                           const float *dout, const float *inp, const float *w, const float *rstd,
+                           int N, int C, void *stream, l720_err *err);
 
 /* cosb, sinb [T, hs/2]: cos/sin of t * theta^(-2i/hs) (trainer/rope.c). */
 int l720_dense_rope_table(float *cosb, float *sinb, int T, int hs, float theta, void *stream,
                           l720_err *err);
-/* qkv[B*T, 3C] fp32: rotates the q and k parts in place (dir = +1 forward,
- * -1 backward: the transpose) and writes the whole row as bf16 to out. */
-int l720_dense_rope(uint16_t *out, float *qkv, const float *cosb, const float *sinb, int B, int T,
-                    int NH, int hs, int dir, void *stream, l720_err *err);
+/* out[B*T, 3C] (bf16) = qkv[B*T, 3C] (fp32) with the q and k parts rotated
+ * (dir = +1 forward, -1 backward: the transpose); the v part copied. */
+int l720_dense_rope(uint16_t *out, const float *qkv, const float *cosb, const float *sinb, int B,
+                    int T, int NH, int hs, int dir, void *stream, l720_err *err);
 
-/* h13[N, 2H] = [x W1^T | x W3^T]; act[N, H] (bf16) = silu(h1) * h3. */
-int l720_dense_swiglu_fwd(uint16_t *act, const float *h13, int N, int H, void *stream,
-                          l720_err *err);
-/* dh13[N, 2H] (bf16) from dact[N, H]. */
-int l720_dense_swiglu_bwd(uint16_t *dh13, const float *dact, const float *h13, int N, int H,
-                          void *stream, l720_err *err);
+/* SwiGLU pointwise over bf16 rows, for the dense layer (h1 = h13, h3 = h13 +
+ * H in one [N, 2H] product, ld = 2H) and the MoE layer (separate [N, H]
+ * buffers, ld = H): act[N, H] = silu(h1) * h3; backward dh1, dh3 (rows of
+ * stride ld, like h1 and h3) from dact[N, H]. All bf16, math in fp32. */
+int l720_swiglu_fwd(uint16_t *act, const uint16_t *h1, const uint16_t *h3, long ld, int N, int H,
+                    void *stream, l720_err *err);
+int l720_swiglu_bwd(uint16_t *dh1, uint16_t *dh3, const uint16_t *dact, const uint16_t *h1,
+                    const uint16_t *h3, long ld, int N, int H, void *stream, l720_err *err);
 
 /* Causal softmax over rows of S[rows, T] (row r is query r % T; columns
  * beyond it get P = 0): P bf16. dS = P * (dP - sum(P dP)) * scale, bf16. */
@@ -62,9 +65,10 @@ int l720_dense_attn_bwd(l720_gemm *g, float *dqkv, float *dP, uint16_t *dS, cons
                         const uint16_t *P, const uint16_t *qkv, int B, int T, int C, int NH,
                         void *stream, l720_err *err);
 
-/* Cross-entropy of logits[N, V] (row stride ld): loss[N] per row (0 for
- * targets < 0), dlogits[N, ld] (bf16) = (softmax - onehot) * scale. */
-int l720_dense_xent(uint16_t *dlogits, float *loss, const float *logits, long ld,
+/* Cross-entropy of bf16 logits[N, V] (row stride ld): loss[N] per row (0
+ * for targets < 0), dlogits[N, ld] (bf16) = (softmax - onehot) * scale, 0 in
+ * the columns past V. dlogits may be logits (the gradient overwrites them). */
+int l720_dense_xent(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
                     const int32_t *targets, int N, int V, float scale, void *stream,
                     l720_err *err);
 

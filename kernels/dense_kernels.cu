@@ -6,42 +6,63 @@
 #include "kernels/dense_gpu.h"
 #include "kernels/gpu_util.cuh"
 
-#define RMS_ROWS 64 /* rows per block in the RMSNorm backward */
+#define RMS_ROWS 32 /* rows per block in the RMSNorm backward */
 
 static __device__ inline float bf2f(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
 
-/* Sum over a block of 256 threads (8 warps); every thread gets the result. */
-static __device__ inline float block_sum(float s, float *sh)
+/* ---- RMSNorm ----
+ * Rows of C floats with C % 4 == 0 and C <= 32 * 4 * RMS_VEC_MAX take the
+ * vector kernels: one warp per row, each lane holding its float4 columns
+ * (c4 = lane + 32 k) in registers, so a row is read once. Other widths take
+ * the scalar kernels. */
+#define RMS_VEC_MAX 8
+
+static int rms_vec(int C) { return C % 4 == 0 && C <= 128 * RMS_VEC_MAX; }
+
+static __device__ inline uint2 pack4(float4 v)
 {
-    s = warp_sum(s);
-    int w = threadIdx.x >> 5, l = threadIdx.x & 31;
-    __syncthreads();
-    if (l == 0)
-        sh[w] = s;
-    __syncthreads();
-    float t = 0.0f;
-    for (int i = 0; i < (int)(blockDim.x >> 5); i++)
-        t += sh[i];
-    return t;
+    uint2 w;
+    w.x = (uint32_t)f2bf(v.x) | ((uint32_t)f2bf(v.y) << 16);
+    w.y = (uint32_t)f2bf(v.z) | ((uint32_t)f2bf(v.w) << 16);
+    return w;
 }
 
-static __device__ inline float block_max(float s, float *sh)
+template <int VEC>
+__global__ void k_rms_fwd_v(uint16_t *out, float *rstd, const float *inp, const float *w, int N,
+                            int C)
 {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), l = threadIdx.x & 31;
+    if (row >= N)
+        return;
+    int C4 = C >> 2;
+    const float4 *x = (const float4 *)(inp + (size_t)row * C); /* [C/4] */
+    float4 xv[VEC];
+    float s = 0.0f;
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1)
-        s = fmaxf(s, __shfl_xor_sync(0xffffffffu, s, o));
-    int w = threadIdx.x >> 5, l = threadIdx.x & 31;
-    __syncthreads();
+    for (int k = 0; k < VEC; k++) {
+        int c4 = l + 32 * k;
+        xv[k] = c4 < C4 ? x[c4] : make_float4(0.f, 0.f, 0.f, 0.f);
+        s += xv[k].x * xv[k].x + xv[k].y * xv[k].y + xv[k].z * xv[k].z + xv[k].w * xv[k].w;
+    }
+    s = warp_sum(s);
+    float r = rsqrtf(s / (float)C + 1e-5f);
+    uint2 *o = (uint2 *)(out + (size_t)row * C);
+#pragma unroll
+    for (int k = 0; k < VEC; k++) {
+        int c4 = l + 32 * k;
+        if (c4 < C4) {
+            float4 wv = ((const float4 *)w)[c4], y;
+            y.x = xv[k].x * r * wv.x;
+            y.y = xv[k].y * r * wv.y;
+            y.z = xv[k].z * r * wv.z;
+            y.w = xv[k].w * r * wv.w;
+            o[c4] = pack4(y);
+        }
+    }
     if (l == 0)
-        sh[w] = s;
-    __syncthreads();
-    float t = -INFINITY;
-    for (int i = 0; i < (int)(blockDim.x >> 5); i++)
-        t = fmaxf(t, sh[i]);
-    return t;
+        rstd[row] = r;
 }
 
-/* ---- RMSNorm: one warp per row ---- */
 __global__ void k_rms_fwd(uint16_t *out, float *rstd, const float *inp, const float *w, int N, int C)
 {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), l = threadIdx.x & 31;
@@ -59,9 +80,79 @@ __global__ void k_rms_fwd(uint16_t *out, float *rstd, const float *inp, const fl
         rstd[row] = r;
 }
 
-/* dinp rows (one warp per row) and the block's column partial sums of dw. */
-__global__ void k_rms_bwd(float *dinp, float *part, const float *dout, const float *inp,
-                          const float *w, const float *rstd, int N, int C)
+/* Vector backward: each warp takes rows r0 + warp, r0 + warp + 8, ... of
+ * the block's RMS_ROWS; dinp += the input gradient (and its bf16 copy), the
+ * lane's dw column sums in registers, then the 8 warps' sums added in warp
+ * order through shared memory into part[block, C]. */
+template <int VEC>
+__global__ void k_rms_bwd_v(float *dinp, uint16_t *dinp_bf, float *part, const float *dout,
+                            const float *inp, const float *w, const float *rstd, int N, int C)
+{
+    extern __shared__ float sh_dw[]; /* [8, C] */
+    int r0 = blockIdx.x * RMS_ROWS, r1 = min(r0 + RMS_ROWS, N);
+    int wid = threadIdx.x >> 5, l = threadIdx.x & 31, C4 = C >> 2;
+    float4 wv[VEC], acc[VEC];
+#pragma unroll
+    for (int k = 0; k < VEC; k++) {
+        int c4 = l + 32 * k;
+        wv[k] = c4 < C4 ? ((const float4 *)w)[c4] : make_float4(0.f, 0.f, 0.f, 0.f);
+        acc[k] = make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+    for (int row = r0 + wid; row < r1; row += 8) {
+        const float4 *x = (const float4 *)(inp + (size_t)row * C);   /* [C/4] */
+        const float4 *dy = (const float4 *)(dout + (size_t)row * C); /* [C/4] */
+        float4 xv[VEC], gv[VEC];
+        float r = rstd[row], dot = 0.0f;
+#pragma unroll
+        for (int k = 0; k < VEC; k++) {
+            int c4 = l + 32 * k;
+            xv[k] = c4 < C4 ? x[c4] : make_float4(0.f, 0.f, 0.f, 0.f);
+            gv[k] = c4 < C4 ? dy[c4] : make_float4(0.f, 0.f, 0.f, 0.f);
+            dot += wv[k].x * gv[k].x * xv[k].x + wv[k].y * gv[k].y * xv[k].y +
+                   wv[k].z * gv[k].z * xv[k].z + wv[k].w * gv[k].w * xv[k].w;
+        }
+        dot = warp_sum(dot);
+        float mm = dot / (float)C * r * r;
+        float4 *di = (float4 *)(dinp + (size_t)row * C);
+        uint2 *db = dinp_bf ? (uint2 *)(dinp_bf + (size_t)row * C) : NULL;
+#pragma unroll
+        for (int k = 0; k < VEC; k++) {
+            int c4 = l + 32 * k;
+            if (c4 >= C4)
+                continue;
+            float4 o = di[c4];
+            o.x += r * (wv[k].x * gv[k].x - xv[k].x * mm);
+            o.y += r * (wv[k].y * gv[k].y - xv[k].y * mm);
+            o.z += r * (wv[k].z * gv[k].z - xv[k].z * mm);
+            o.w += r * (wv[k].w * gv[k].w - xv[k].w * mm);
+            di[c4] = o;
+            if (db)
+                db[c4] = pack4(o);
+            acc[k].x += gv[k].x * xv[k].x * r;
+            acc[k].y += gv[k].y * xv[k].y * r;
+            acc[k].z += gv[k].z * xv[k].z * r;
+            acc[k].w += gv[k].w * xv[k].w * r;
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < VEC; k++) {
+        int c4 = l + 32 * k;
+        if (c4 < C4)
+            ((float4 *)(sh_dw + (size_t)wid * C))[c4] = acc[k];
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float s = 0.0f;
+        for (int q = 0; q < 8; q++)
+            s += sh_dw[q * C + c];
+        part[(size_t)blockIdx.x * C + c] = s;
+    }
+}
+
+/* Scalar backward: dinp rows (one warp per row) and the block's column
+ * partial sums of dw. */
+__global__ void k_rms_bwd(float *dinp, uint16_t *dinp_bf, float *part, const float *dout,
+                          const float *inp, const float *w, const float *rstd, int N, int C)
 {
     int r0 = blockIdx.x * RMS_ROWS, r1 = min(r0 + RMS_ROWS, N);
     int wid = threadIdx.x >> 5, l = threadIdx.x & 31, nw = blockDim.x >> 5;
@@ -72,8 +163,12 @@ __global__ void k_rms_bwd(float *dinp, float *part, const float *dout, const flo
             dot += w[c] * dy[c] * x[c];
         dot = warp_sum(dot);
         float m = dot / (float)C * r * r;
-        for (int c = l; c < C; c += 32)
-            dinp[(size_t)row * C + c] += r * (w[c] * dy[c] - x[c] * m);
+        for (int c = l; c < C; c += 32) {
+            float o = dinp[(size_t)row * C + c] + r * (w[c] * dy[c] - x[c] * m);
+            dinp[(size_t)row * C + c] = o;
+            if (dinp_bf)
+                dinp_bf[(size_t)row * C + c] = f2bf(o);
+        }
     }
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float s = 0.0f;
@@ -83,21 +178,49 @@ __global__ void k_rms_bwd(float *dinp, float *part, const float *dout, const flo
     }
 }
 
+/* dw[c] += the sum over blocks b of part[b, c]: a block per 32 columns, each
+ * warp summing every 8th partial row, then the 8 warp sums in warp order. */
 __global__ void k_rms_dw(float *dw, const float *part, int nb, int C)
 {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C)
-        return;
+    __shared__ float sh[8][33];
+    int w = threadIdx.x >> 5, l = threadIdx.x & 31, c = blockIdx.x * 32 + l;
     float s = 0.0f;
-    for (int b = 0; b < nb; b++)
-        s += part[(size_t)b * C + c];
-    dw[c] += s;
+    if (c < C)
+        for (int b = w; b < nb; b += 8)
+            s += part[(size_t)b * C + c];
+    sh[w][l] = s;
+    __syncthreads();
+    if (w == 0 && c < C) {
+        float t = 0.0f;
+        for (int q = 0; q < 8; q++)
+            t += sh[q][l];
+        dw[c] += t;
+    }
+}
+
+/* The smallest lane width VEC in {1, 2, 4, 8} holding a row of C floats. */
+static int rms_lanes(int C)
+{
+    int v = 1;
+    while (v * 128 < C)
+        v *= 2;
+    return v;
 }
 
 extern "C" int l720_dense_rmsnorm_fwd(uint16_t *out, float *rstd, const float *inp,
                                       const float *w, int N, int C, void *stream, l720_err *err)
 {
-    k_rms_fwd<<<(N + 7) / 8, 256, 0, (cudaStream_t)stream>>>(out, rstd, inp, w, N, C);
+    cudaStream_t s = (cudaStream_t)stream;
+    unsigned nb = (unsigned)((N + 7) / 8);
+    if (!rms_vec(C))
+        k_rms_fwd<<<nb, 256, 0, s>>>(out, rstd, inp, w, N, C);
+    else
+        switch (rms_lanes(C)) {
+        case 1: k_rms_fwd_v<1><<<nb, 256, 0, s>>>(out, rstd, inp, w, N, C); break;
+        case 2: k_rms_fwd_v<2><<<nb, 256, 0, s>>>(out, rstd, inp, w, N, C); break;
+        case 4: k_rms_fwd_v<4><<<nb, 256, 0, s>>>(out, rstd, inp, w, N, C); break;
+        default: k_rms_fwd_v<8><<<nb, 256, 0, s>>>(out, rstd, inp, w, N, C); break;
+        }
     GPU_LAUNCHED();
     return L720_OK;
 }
@@ -107,15 +230,25 @@ extern "C" size_t l720_dense_rmsnorm_part_len(int N, int C)
     return (size_t)((N + RMS_ROWS - 1) / RMS_ROWS) * (size_t)C;
 }
 
-extern "C" int l720_dense_rmsnorm_bwd(float *dinp, float *dw, float *part, const float *dout,
-                                      const float *inp, const float *w, const float *rstd, int N,
-                                      int C, void *stream, l720_err *err)
+extern "C" int l720_dense_rmsnorm_bwd(float *dinp, uint16_t *dinp_bf, float *dw, float *part,
+                                      const float *dout, const float *inp, const float *w,
+                                      const float *rstd, int N, int C, void *stream,
+                                      l720_err *err)
 {
     int nb = (N + RMS_ROWS - 1) / RMS_ROWS;
     cudaStream_t s = (cudaStream_t)stream;
-    k_rms_bwd<<<nb, 256, 0, s>>>(dinp, part, dout, inp, w, rstd, N, C);
+    size_t shb = (size_t)8 * C * sizeof(float);
+    if (!rms_vec(C))
+        k_rms_bwd<<<nb, 256, 0, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C);
+    else
+        switch (rms_lanes(C)) {
+        case 1: k_rms_bwd_v<1><<<nb, 256, shb, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C); break;
+        case 2: k_rms_bwd_v<2><<<nb, 256, shb, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C); break;
+        case 4: k_rms_bwd_v<4><<<nb, 256, shb, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C); break;
+        default: k_rms_bwd_v<8><<<nb, 256, shb, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C); break;
+        }
     GPU_LAUNCHED();
-    k_rms_dw<<<(C + 255) / 256, 256, 0, s>>>(dw, part, nb, C);
+    k_rms_dw<<<(C + 31) / 32, 256, 0, s>>>(dw, part, nb, C);
     GPU_LAUNCHED();
     return L720_OK;
 }
@@ -132,26 +265,47 @@ __global__ void k_rope_table(float *cosb, float *sinb, int T, int hs, double the
     sinb[i] = (float)sin(a);
 }
 
-/* One thread per element pair of a qkv row [3C]. */
-__global__ void k_rope(uint16_t *out, float *qkv, const float *cosb, const float *sinb, long rows,
-                       int T, int C, int hs, float dir)
+/* Rotation of the pair (a, b) at row position t, pair index j of its head. */
+static __device__ inline void rope_pair(float &a, float &b, const float *cosb, const float *sinb,
+                                        int t, int half, int j, float dir)
+{
+    float c = cosb[t * half + j], s = dir * sinb[t * half + j];
+    float a2 = a * c - b * s, b2 = a * s + b * c;
+    a = a2;
+    b = b2;
+}
+
+/* One thread per 4 elements (2 pairs) of a qkv row [3C] (hs % 4 == 0). */
+__global__ void k_rope_v(uint16_t *out, const float *qkv, const float *cosb, const float *sinb,
+                         long rows, int T, int C, int hs, float dir)
+{
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x, quads = 3L * C / 4;
+    if (i >= rows * quads)
+        return;
+    long row = i / quads;
+    int e = (int)(i % quads) * 4, t = (int)(row % T), half = hs / 2;
+    float4 v = *(const float4 *)(qkv + row * 3L * C + e);
+    if (e < 2 * C) {
+        int j = (e % hs) / 2;
+        rope_pair(v.x, v.y, cosb, sinb, t, half, j, dir);
+        rope_pair(v.z, v.w, cosb, sinb, t, half, j + 1, dir);
+    }
+    *(uint2 *)(out + row * 3L * C + e) = pack4(v);
+}
+
+/* One thread per element pair (any even hs). */
+__global__ void k_rope(uint16_t *out, const float *qkv, const float *cosb, const float *sinb,
+                       long rows, int T, int C, int hs, float dir)
 {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x, pairs = 3L * C / 2;
     if (i >= rows * pairs)
         return;
     long row = i / pairs;
-    int e = (int)(i % pairs) * 2, t = (int)(row % T), half = hs / 2;
-    float *v = qkv + row * 3L * C + e;
+    int e = (int)(i % pairs) * 2, t = (int)(row % T);
+    const float *v = qkv + row * 3L * C + e;
     float a = v[0], b = v[1];
-    if (e < 2 * C) {
-        int j = (e % hs) / 2;
-        float c = cosb[t * half + j], s = dir * sinb[t * half + j];
-        float a2 = a * c - b * s, b2 = a * s + b * c;
-        a = a2;
-        b = b2;
-        v[0] = a;
-        v[1] = b;
-    }
+    if (e < 2 * C)
+        rope_pair(a, b, cosb, sinb, t, hs / 2, (e % hs) / 2, dir);
     uint32_t pk = (uint32_t)f2bf(a) | ((uint32_t)f2bf(b) << 16);
     *(uint32_t *)(out + row * 3L * C + e) = pk;
 }
@@ -165,56 +319,119 @@ extern "C" int l720_dense_rope_table(float *cosb, float *sinb, int T, int hs, fl
     return L720_OK;
 }
 
-extern "C" int l720_dense_rope(uint16_t *out, float *qkv, const float *cosb, const float *sinb,
-                               int B, int T, int NH, int hs, int dir, void *stream, l720_err *err)
+extern "C" int l720_dense_rope(uint16_t *out, const float *qkv, const float *cosb,
+                               const float *sinb, int B, int T, int NH, int hs, int dir,
+                               void *stream, l720_err *err)
 {
-    long rows = (long)B * T, n = rows * 3L * NH * hs / 2;
-    k_rope<<<(unsigned)((n + 255) / 256), 256, 0, (cudaStream_t)stream>>>(
-        out, qkv, cosb, sinb, rows, T, NH * hs, hs, dir > 0 ? 1.0f : -1.0f);
+    long rows = (long)B * T;
+    float sg = dir > 0 ? 1.0f : -1.0f;
+    cudaStream_t s = (cudaStream_t)stream;
+    if (hs % 4 == 0) {
+        long n = rows * 3L * NH * hs / 4;
+        k_rope_v<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(out, qkv, cosb, sinb, rows, T,
+                                                             NH * hs, hs, sg);
+    } else {
+        long n = rows * 3L * NH * hs / 2;
+        k_rope<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(out, qkv, cosb, sinb, rows, T,
+                                                           NH * hs, hs, sg);
+    }
     GPU_LAUNCHED();
     return L720_OK;
 }
 
-/* ---- SwiGLU pointwise ---- */
-__global__ void k_swiglu_fwd(uint16_t *act, const float *h13, long N, int H)
+/* ---- SwiGLU pointwise (the dense and the MoE layers) ---- */
+/* 8 elements per thread: rows of H with H % 8 == 0 and 16-byte aligned rows. */
+__global__ void k_swiglu_fwd_v(uint16_t *act, const uint16_t *h1, const uint16_t *h3, long ld,
+                               long N, int H)
+{
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x, per = H / 8;
+    if (i >= N * per)
+        return;
+    long n = i / per, j = (i % per) * 8;
+    float z[8], u[8], a[8];
+    unpack8(*(const uint4 *)(h1 + n * ld + j), z);
+    unpack8(*(const uint4 *)(h3 + n * ld + j), u);
+#pragma unroll
+    for (int q = 0; q < 8; q++)
+        a[q] = swiglu_act(z[q], u[q]);
+    *(uint4 *)(act + n * H + j) = pack8(a);
+}
+
+__global__ void k_swiglu_fwd(uint16_t *act, const uint16_t *h1, const uint16_t *h3, long ld,
+                             long N, int H)
 {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= N * H)
         return;
-    long n = i / H;
-    int j = (int)(i % H);
-    float z = h13[n * 2 * H + j], u = h13[n * 2 * H + H + j], sg = 1.0f / (1.0f + expf(-z));
-    act[i] = f2bf(z * sg * u);
+    long n = i / H, j = i % H;
+    act[i] = f2bf(swiglu_act(bf16_lo(h1[n * ld + j]), bf16_lo(h3[n * ld + j])));
 }
 
-__global__ void k_swiglu_bwd(uint16_t *dh13, const float *dact, const float *h13, long N, int H)
+__global__ void k_swiglu_bwd_v(uint16_t *dh1, uint16_t *dh3, const uint16_t *dact,
+                               const uint16_t *h1, const uint16_t *h3, long ld, long N, int H)
+{
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x, per = H / 8;
+    if (i >= N * per)
+        return;
+    long n = i / per, j = (i % per) * 8;
+    float z[8], u[8], da[8], g1[8], g3[8];
+    unpack8(*(const uint4 *)(h1 + n * ld + j), z);
+    unpack8(*(const uint4 *)(h3 + n * ld + j), u);
+    unpack8(*(const uint4 *)(dact + n * H + j), da);
+#pragma unroll
+    for (int q = 0; q < 8; q++)
+        swiglu_grad(z[q], u[q], da[q], &g1[q], &g3[q]);
+    *(uint4 *)(dh1 + n * ld + j) = pack8(g1);
+    *(uint4 *)(dh3 + n * ld + j) = pack8(g3);
+}
+
+__global__ void k_swiglu_bwd(uint16_t *dh1, uint16_t *dh3, const uint16_t *dact,
+                             const uint16_t *h1, const uint16_t *h3, long ld, long N, int H)
 {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= N * H)
         return;
-    long n = i / H;
-    int j = (int)(i % H);
-    float z = h13[n * 2 * H + j], u = h13[n * 2 * H + H + j], sg = 1.0f / (1.0f + expf(-z));
-    float da = dact[i];
-    dh13[n * 2 * H + H + j] = f2bf(da * z * sg);
-    dh13[n * 2 * H + j] = f2bf(da * u * sg * (1.0f + z * (1.0f - sg)));
+    long n = i / H, j = i % H;
+    float g1, g3;
+    swiglu_grad(bf16_lo(h1[n * ld + j]), bf16_lo(h3[n * ld + j]), bf16_lo(dact[i]), &g1, &g3);
+    dh1[n * ld + j] = f2bf(g1);
+    dh3[n * ld + j] = f2bf(g3);
 }
 
-extern "C" int l720_dense_swiglu_fwd(uint16_t *act, const float *h13, int N, int H, void *stream,
-                                     l720_err *err)
+static int swiglu_vec(const void *a, const void *b, const void *c, long ld, int H)
 {
-    long n = (long)N * H;
-    k_swiglu_fwd<<<(unsigned)((n + 255) / 256), 256, 0, (cudaStream_t)stream>>>(act, h13, N, H);
+    return H % 8 == 0 && ld % 8 == 0 && ((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) % 16 == 0;
+}
+
+extern "C" int l720_swiglu_fwd(uint16_t *act, const uint16_t *h1, const uint16_t *h3, long ld,
+                               int N, int H, void *stream, l720_err *err)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    if (swiglu_vec(act, h1, h3, ld, H)) {
+        long n = (long)N * (H / 8);
+        k_swiglu_fwd_v<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(act, h1, h3, ld, N, H);
+    } else {
+        long n = (long)N * H;
+        k_swiglu_fwd<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(act, h1, h3, ld, N, H);
+    }
     GPU_LAUNCHED();
     return L720_OK;
 }
 
-extern "C" int l720_dense_swiglu_bwd(uint16_t *dh13, const float *dact, const float *h13, int N,
-                                     int H, void *stream, l720_err *err)
+extern "C" int l720_swiglu_bwd(uint16_t *dh1, uint16_t *dh3, const uint16_t *dact,
+                               const uint16_t *h1, const uint16_t *h3, long ld, int N, int H,
+                               void *stream, l720_err *err)
 {
-    long n = (long)N * H;
-    k_swiglu_bwd<<<(unsigned)((n + 255) / 256), 256, 0, (cudaStream_t)stream>>>(dh13, dact, h13,
-                                                                                  N, H);
+    cudaStream_t s = (cudaStream_t)stream;
+    if (swiglu_vec(dh1, h1, dact, ld, H) && swiglu_vec(dh3, h3, h3, ld, H)) {
+        long n = (long)N * (H / 8);
+        k_swiglu_bwd_v<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(dh1, dh3, dact, h1, h3, ld, N,
+                                                                   H);
+    } else {
+        long n = (long)N * H;
+        k_swiglu_bwd<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(dh1, dh3, dact, h1, h3, ld, N,
+                                                                 H);
+    }
     GPU_LAUNCHED();
     return L720_OK;
 }
@@ -279,42 +496,150 @@ extern "C" int l720_dense_softmax_bwd(uint16_t *dS, const uint16_t *P, const flo
     return L720_OK;
 }
 
-/* ---- cross-entropy: one block per row ---- */
-__global__ void k_xent(uint16_t *dlogits, float *loss, const float *logits, long ld,
-                       const int32_t *targets, int V, float scale)
+/* ---- cross-entropy: one block per row ----
+ * The logits are bf16 (the head product's output). Rows with ld % 8 == 0
+ * that fit XENT_SMEM_MAX bytes are read once into shared memory with 16-byte
+ * loads, keeping a running max and a sum rescaled to it per thread (combined
+ * in a fixed order); the gradient is then written from shared memory, so it
+ * may overwrite the logits. Other rows take two passes over global memory. */
+#define XENT_THREADS 512
+#define XENT_SMEM_MAX (112 * 1024)
+
+/* (m, s) <- the pair whose sum is s e^{m} + s2 e^{m2}, relative to the larger max. */
+static __device__ inline void lse_merge(float &m, float &s, float m2, float s2)
 {
-    __shared__ float sh[32];
-    long n = blockIdx.x;
-    const float *z = logits + n * ld; /* [V] */
-    uint16_t *d = dlogits + n * ld;
-    int tg = targets[n];
-    if (tg < 0) {
-        for (long j = threadIdx.x; j < ld; j += blockDim.x)
-            d[j] = 0;
-        if (threadIdx.x == 0)
-            loss[n] = 0.0f;
+    float mx = fmaxf(m, m2);
+    if (mx == -INFINITY)
         return;
-    }
-    float mx = -INFINITY;
-    for (int j = threadIdx.x; j < V; j += blockDim.x)
-        mx = fmaxf(mx, z[j]);
-    mx = block_max(mx, sh);
-    float s = 0.0f;
-    for (int j = threadIdx.x; j < V; j += blockDim.x)
-        s += expf(z[j] - mx);
-    s = block_sum(s, sh);
-    float lse = mx + logf(s);
-    for (long j = threadIdx.x; j < ld; j += blockDim.x)
-        d[j] = j < V ? f2bf(scale * (expf(z[j] - lse) - (j == tg ? 1.0f : 0.0f))) : (uint16_t)0;
-    if (threadIdx.x == 0)
-        loss[n] = lse - z[tg];
+    s = s * __expf(m - mx) + s2 * __expf(m2 - mx);
+    m = mx;
 }
 
-extern "C" int l720_dense_xent(uint16_t *dlogits, float *loss, const float *logits, long ld,
+static __device__ inline void lse_add(float &m, float &s, float z)
+{
+    if (z > m) {
+        s = s * __expf(m - z) + 1.0f;
+        m = z;
+    } else {
+        s += __expf(z - m);
+    }
+}
+
+/* The log-sum-exp of the block's (m, s) pairs, in a fixed order. */
+static __device__ inline float block_lse(float m, float s)
+{
+    __shared__ float shm[XENT_THREADS / 32], shs[XENT_THREADS / 32];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        float m2 = __shfl_xor_sync(0xffffffffu, m, o), s2 = __shfl_xor_sync(0xffffffffu, s, o);
+        lse_merge(m, s, m2, s2);
+    }
+    int w = threadIdx.x >> 5;
+    if ((threadIdx.x & 31) == 0) {
+        shm[w] = m;
+        shs[w] = s;
+    }
+    __syncthreads();
+    m = -INFINITY;
+    s = 0.0f;
+    for (int q = 0; q < XENT_THREADS / 32; q++)
+        lse_merge(m, s, shm[q], shs[q]);
+    return m + logf(s);
+}
+
+/* The gradient of column j of a row: (softmax - onehot) * scale, 0 past V. */
+static __device__ inline float xent_grad(float z, long j, float lse, int V, int tg, float scale)
+{
+    return j < V ? scale * (__expf(z - lse) - (j == tg ? 1.0f : 0.0f)) : 0.0f;
+}
+
+/* A row whose target is < 0: zero gradient, zero loss. */
+static __device__ inline bool xent_skip(uint16_t *d, float *loss, long n, long ld, int tg)
+{
+    if (tg >= 0)
+        return false;
+    for (long j = threadIdx.x; j < ld; j += blockDim.x)
+        d[j] = 0;
+    if (threadIdx.x == 0)
+        loss[n] = 0.0f;
+    return true;
+}
+
+__global__ void __launch_bounds__(XENT_THREADS)
+k_xent_smem(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
+            const int32_t *targets, int V, float scale)
+{
+    extern __shared__ uint4 row[]; /* [ld / 8] */
+    long n = blockIdx.x;
+    int tg = targets[n];
+    uint16_t *d = dlogits + n * ld; /* [ld] */
+    if (xent_skip(d, loss, n, ld, tg))
+        return;
+    const uint4 *z = (const uint4 *)(logits + n * ld); /* [ld / 8] */
+    int n8 = (int)(ld / 8);
+    float m = -INFINITY, s = 0.0f, f[8];
+    for (int j = threadIdx.x; j < n8; j += blockDim.x) {
+        uint4 w = z[j];
+        row[j] = w;
+        unpack8(w, f);
+#pragma unroll
+        for (int u = 0; u < 8; u++)
+            if (8 * j + u < V)
+                lse_add(m, s, f[u]);
+    }
+    float lse = block_lse(m, s); /* its barrier also orders the row's stores */
+    float ztg = bf16_lo(((const uint16_t *)row)[tg]);
+    for (int j = threadIdx.x; j < n8; j += blockDim.x) {
+        unpack8(row[j], f);
+#pragma unroll
+        for (int u = 0; u < 8; u++)
+            f[u] = xent_grad(f[u], 8L * j + u, lse, V, tg, scale);
+        ((uint4 *)d)[j] = pack8(f);
+    }
+    if (threadIdx.x == 0)
+        loss[n] = lse - ztg;
+}
+
+__global__ void __launch_bounds__(XENT_THREADS)
+k_xent(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld, const int32_t *targets,
+       int V, float scale)
+{
+    long n = blockIdx.x;
+    int tg = targets[n];
+    uint16_t *d = dlogits + n * ld; /* [ld] */
+    if (xent_skip(d, loss, n, ld, tg))
+        return;
+    const uint16_t *z = logits + n * ld; /* [V] */
+    float m = -INFINITY, s = 0.0f;
+    for (int j = threadIdx.x; j < V; j += blockDim.x)
+        lse_add(m, s, bf16_lo(z[j]));
+    float lse = block_lse(m, s);
+    float ztg = bf16_lo(z[tg]);
+    __syncthreads(); /* every thread has read z[tg] before any gradient overwrites it */
+    for (long j = threadIdx.x; j < ld; j += blockDim.x)
+        d[j] = f2bf(xent_grad(j < V ? bf16_lo(z[j]) : 0.0f, j, lse, V, tg, scale));
+    if (threadIdx.x == 0)
+        loss[n] = lse - ztg;
+}
+
+extern "C" int l720_dense_xent(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
                                const int32_t *targets, int N, int V, float scale, void *stream,
                                l720_err *err)
 {
-    k_xent<<<N, 256, 0, (cudaStream_t)stream>>>(dlogits, loss, logits, ld, targets, V, scale);
+    cudaStream_t s = (cudaStream_t)stream;
+    size_t shb = (size_t)ld * sizeof(uint16_t);
+    if (ld % 8 == 0 && shb <= XENT_SMEM_MAX && (uintptr_t)logits % 16 == 0 &&
+        (uintptr_t)dlogits % 16 == 0) {
+        static int opted = 0; /* the shared-memory limit raised once per process */
+        if (!opted) {
+            GPU_CK(cudaFuncSetAttribute(k_xent_smem, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        XENT_SMEM_MAX));
+            opted = 1;
+        }
+        k_xent_smem<<<N, XENT_THREADS, shb, s>>>(dlogits, loss, logits, ld, targets, V, scale);
+    } else {
+        k_xent<<<N, XENT_THREADS, 0, s>>>(dlogits, loss, logits, ld, targets, V, scale);
+    }
     GPU_LAUNCHED();
     return L720_OK;
 }

@@ -7,10 +7,29 @@
 #include "gpu_util.cuh"
 
 #define GEMM_WORKSPACE (32u << 20)
+#define GEMM_PLANS 128 /* shapes remembered per handle */
+
+/* What fixes a product's descriptors and algorithm. */
+struct gemm_key {
+    int ab, ct, ta, tb, M, N, K, batch;
+    long lda, ldb, ldc, sa, sb, sc;
+};
+
+/* The descriptors and the chosen algorithm of one shape: the heuristic query
+ * costs tens of microseconds of host time, more than a small product runs,
+ * so it is made once per shape. */
+struct gemm_plan {
+    gemm_key key;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, lc;
+    cublasLtMatmulAlgo_t algo;
+};
 
 struct l720_gemm {
     cublasLtHandle_t lt;
     void *ws; /* [GEMM_WORKSPACE] bytes */
+    gemm_plan plans[GEMM_PLANS];
+    int n_plans;
 };
 
 #define LT_CK(call)                                                                                \
@@ -45,10 +64,24 @@ l720_gemm *l720_gemm_new(l720_err *err)
     return g;
 }
 
+static void plan_destroy(gemm_plan *p)
+{
+    if (p->lc)
+        cublasLtMatrixLayoutDestroy(p->lc);
+    if (p->lb)
+        cublasLtMatrixLayoutDestroy(p->lb);
+    if (p->la)
+        cublasLtMatrixLayoutDestroy(p->la);
+    if (p->desc)
+        cublasLtMatmulDescDestroy(p->desc);
+}
+
 void l720_gemm_free(l720_gemm *g)
 {
     if (!g)
         return;
+    for (int i = 0; i < g->n_plans; i++)
+        plan_destroy(&g->plans[i]);
     cudaFree(g->ws);
     cublasLtDestroy(g->lt);
     free(g);
@@ -68,49 +101,77 @@ static cublasStatus_t layout(cublasLtMatrixLayout_t *l, cudaDataType t, long row
     return s;
 }
 
-static int gemm_typed(l720_gemm *g, cudaDataType ab, cudaDataType ct, int ta, int tb, int M,
-                      int N, int K, float alpha, const void *A, long lda, long sa, const void *B,
-                      long ldb, long sb, float beta, void *C, long ldc, long sc, int batch,
-                      void *stream, l720_err *err)
+static int same_key(const gemm_key *a, const gemm_key *b)
+{
+    return a->ab == b->ab && a->ct == b->ct && a->ta == b->ta && a->tb == b->tb && a->M == b->M &&
+           a->N == b->N && a->K == b->K && a->batch == b->batch && a->lda == b->lda &&
+           a->ldb == b->ldb && a->ldc == b->ldc && a->sa == b->sa && a->sb == b->sb &&
+           a->sc == b->sc;
+}
+
+/* Builds the descriptors of k into p and picks the algorithm. */
+static int plan_build(l720_gemm *g, const gemm_key *k, gemm_plan *p, l720_err *err)
 {
     int rc = L720_OK;
-    cublasLtMatmulDesc_t desc = NULL;
-    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
     cublasLtMatmulPreference_t pref = NULL;
     cublasLtMatmulHeuristicResult_t res;
     int nres = 0;
     size_t wsb = GEMM_WORKSPACE;
+    cudaDataType ab = (cudaDataType)k->ab, ct = (cudaDataType)k->ct;
     /* column-major: first operand is B (op = tb), second is A (op = ta) */
-    cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasOperation_t opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-
-    LT_CK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    LT_CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
-    LT_CK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-    LT_CK(layout(&la, ab, tb ? K : N, tb ? N : K, ldb, sb, batch));
-    LT_CK(layout(&lb, ab, ta ? M : K, ta ? K : M, lda, sa, batch));
-    LT_CK(layout(&lc, ct, N, M, ldc, sc, batch));
+    cublasOperation_t opa = k->tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t opb = k->ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    p->key = *k;
+    p->desc = NULL;
+    p->la = p->lb = p->lc = NULL;
+    LT_CK(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    LT_CK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+    LT_CK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+    LT_CK(layout(&p->la, ab, k->tb ? k->K : k->N, k->tb ? k->N : k->K, k->ldb, k->sb, k->batch));
+    LT_CK(layout(&p->lb, ab, k->ta ? k->M : k->K, k->ta ? k->K : k->M, k->lda, k->sa, k->batch));
+    LT_CK(layout(&p->lc, ct, k->N, k->M, k->ldc, k->sc, k->batch));
     LT_CK(cublasLtMatmulPreferenceCreate(&pref));
     LT_CK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb,
                                                sizeof wsb));
-    LT_CK(cublasLtMatmulAlgoGetHeuristic(g->lt, desc, la, lb, lc, lc, pref, 1, &res, &nres));
+    LT_CK(cublasLtMatmulAlgoGetHeuristic(g->lt, p->desc, p->la, p->lb, p->lc, p->lc, pref, 1, &res,
+                                         &nres));
     if (nres < 1) {
-        rc = l720_err_set(err, L720_EFAIL, "gemm: no algorithm for %dx%dx%d", M, N, K);
+        rc = l720_err_set(err, L720_EFAIL, "gemm: no algorithm for %dx%dx%d", k->M, k->N, k->K);
         goto done;
     }
-    LT_CK(cublasLtMatmul(g->lt, desc, &alpha, B, la, A, lb, &beta, C, lc, C, lc, &res.algo, g->ws,
-                         wsb, (cudaStream_t)stream));
+    p->algo = res.algo;
 done:
     if (pref)
         cublasLtMatmulPreferenceDestroy(pref);
-    if (lc)
-        cublasLtMatrixLayoutDestroy(lc);
-    if (lb)
-        cublasLtMatrixLayoutDestroy(lb);
-    if (la)
-        cublasLtMatrixLayoutDestroy(la);
-    if (desc)
-        cublasLtMatmulDescDestroy(desc);
+    if (rc)
+        plan_destroy(p);
+    return rc;
+}
+
+static int gemm_typed(l720_gemm *g, cudaDataType ab, cudaDataType ct, int ta, int tb, int M,
+                      int N, int K, float alpha, const void *A, long lda, long sa, const void *B,
+                      long ldb, long sb, float beta, const void *Cin, void *C, long ldc, long sc,
+                      int batch, void *stream, l720_err *err)
+{
+    int rc = L720_OK;
+    gemm_key k = {(int)ab, (int)ct, ta, tb, M, N, K, batch, lda, ldb, ldc,
+                  batch > 1 ? sa : 0, batch > 1 ? sb : 0, batch > 1 ? sc : 0};
+    gemm_plan once, *p = NULL;
+    for (int i = 0; i < g->n_plans && !p; i++)
+        if (same_key(&g->plans[i].key, &k))
+            p = &g->plans[i];
+    if (!p) {
+        p = g->n_plans < GEMM_PLANS ? &g->plans[g->n_plans] : &once;
+        if (plan_build(g, &k, p, err))
+            return err->code;
+        if (p != &once)
+            g->n_plans++;
+    }
+    LT_CK(cublasLtMatmul(g->lt, p->desc, &alpha, B, p->la, A, p->lb, &beta, Cin, p->lc, C, p->lc,
+                         &p->algo, g->ws, GEMM_WORKSPACE, (cudaStream_t)stream));
+done:
+    if (p == &once)
+        plan_destroy(&once);
     return rc;
 }
 
@@ -119,7 +180,7 @@ int l720_gemm_bf16(l720_gemm *g, int ta, int tb, int M, int N, int K, float alph
                    long ldc, long sc, int batch, void *stream, l720_err *err)
 {
     return gemm_typed(g, CUDA_R_16BF, CUDA_R_32F, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb,
-                      beta, C, ldc, sc, batch, stream, err);
+                      beta, C, C, ldc, sc, batch, stream, err);
 }
 
 int l720_gemm_bf16_out(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha,
@@ -128,7 +189,7 @@ int l720_gemm_bf16_out(l720_gemm *g, int ta, int tb, int M, int N, int K, float 
                        l720_err *err)
 {
     return gemm_typed(g, CUDA_R_16BF, CUDA_R_16BF, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb,
-                      beta, C, ldc, sc, batch, stream, err);
+                      beta, C, C, ldc, sc, batch, stream, err);
 }
 
 int l720_gemm_f32(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha, const float *A,
@@ -136,5 +197,13 @@ int l720_gemm_f32(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha
                   long ldc, long sc, int batch, void *stream, l720_err *err)
 {
     return gemm_typed(g, CUDA_R_32F, CUDA_R_32F, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb,
-                      beta, C, ldc, sc, batch, stream, err);
+                      beta, C, C, ldc, sc, batch, stream, err);
+}
+
+int l720_gemm_bf16_add(l720_gemm *g, int ta, int tb, int M, int N, int K, const void *A, long lda,
+                       const void *B, long ldb, const float *Cin, float *D, long ldc, void *stream,
+                       l720_err *err)
+{
+    return gemm_typed(g, CUDA_R_16BF, CUDA_R_32F, ta, tb, M, N, K, 1.0f, A, lda, 0, B, ldb, 0,
+                      1.0f, Cin, D, ldc, 0, 1, stream, err);
 }

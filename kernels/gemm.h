@@ -33,6 +33,12 @@ int l720_gemm_bf16_out(l720_gemm *g, int ta, int tb, int M, int N, int K, float 
                        float beta, void *C, long ldc, long sc, int batch, void *stream,
                        l720_err *err);
 
+/* D[M, N] = op(A) op(B) + Cin (one product; Cin and D fp32 with row stride
+ * ldc; Cin == D adds in place): a residual add without a copy. */
+int l720_gemm_bf16_add(l720_gemm *g, int ta, int tb, int M, int N, int K, const void *A, long lda,
+                       const void *B, long ldb, const float *Cin, float *D, long ldc, void *stream,
+                       l720_err *err);
+
 /* The same with fp32 A and B, computed in full fp32 (no reduced-precision
  * matrix modes), for products whose result decides a discrete choice. */
 int l720_gemm_f32(l720_gemm *g, int ta, int tb, int M, int N, int K, float alpha, const float *A,

@@ -191,10 +191,10 @@ static int plan(l720_gpu_model *m, l720_err *err)
            T = (size_t)c->seq_len, NH = (size_t)c->n_heads, Vp = (size_t)m->Vp,
            B = (size_t)m->max_batch, np = m->np;
     TRY(alloc(m, &m->p, np, 0, err));
-    TRY(alloc(m, &m->grad, np, 1, err));
+    TRY(alloc(m, &m->grad, np + m->head_pad, 1, err));
     TRY(alloc(m, &m->m, np, 0, err));
     TRY(alloc(m, &m->v, np, 0, err));
-    TRY(alloc(m, &m->pbf, np, 0, err));
+    TRY(alloc(m, &m->pbf, np + m->head_pad, 0, err));
     TRY(alloc(m, &m->buf, m->nbuf, 0, err));
     for (gm_layer &l : m->L) {
         TRY(alloc(m, &l.resid, N * d, 1, err));
@@ -236,13 +236,12 @@ static int plan(l720_gpu_model *m, l720_err *err)
         TRY(alloc(m, &m->S, NH * T * T, 1, err));
     TRY(alloc(m, &m->dresid, N * d, 1, err));
     TRY(alloc(m, &m->dln, N * d, 1, err));
-    TRY(alloc(m, &m->datty, N * d, 1, err));
     TRY(alloc(m, &m->dqkv, N * 3 * d, 1, err));
     TRY(alloc(m, &m->part, l720_dense_rmsnorm_part_len((int)N, (int)d), 1, err));
     TRY(alloc(m, &m->cosb, T * d / NH / 2, 0, err));
     TRY(alloc(m, &m->sinb, T * d / NH / 2, 0, err));
     TRY(alloc(m, &m->lnf, N * d, 1, err));
-    TRY(alloc(m, &m->dlogits, N * Vp, 1, err));
+    m->dlogits = m->logits;
     if (!m->flash)
         TRY(alloc(m, &m->dS, NH * T * T, 1, err));
     TRY(alloc(m, &m->dresbf, N * d, 1, err));
@@ -281,6 +280,7 @@ static l720_gpu_model *model_shell(const l720_model_cfg *cfg, int max_batch)
     m->max_batch = max_batch;
     m->max_N = max_batch * cfg->seq_len;
     m->Vp = (cfg->vocab + 63) / 64 * 64;
+    m->head_pad = (size_t)(m->Vp - cfg->vocab) * (size_t)cfg->d_model;
     layout(m);
     m->dry = 1;
     l720_err e;
@@ -342,7 +342,7 @@ static int setup(l720_gpu_model *m, l720_err *err)
     }
     for (float *z : {m->p, m->grad, m->m, m->v})
         GPU_CK(cudaMemsetAsync(z, 0, m->np * sizeof(float), m->st));
-    GPU_CK(cudaMemsetAsync(m->pbf, 0, m->np * sizeof(uint16_t), m->st));
+    GPU_CK(cudaMemsetAsync(m->pbf, 0, (m->np + m->head_pad) * sizeof(uint16_t), m->st));
     GPU_CK(cudaMemsetAsync(m->buf, 0, (m->nbuf ? m->nbuf : 1) * sizeof(float), m->st));
     std::vector<size_t> co, cl;
     for (const gm_run &r : m->runs)

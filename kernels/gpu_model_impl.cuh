@@ -24,7 +24,7 @@ struct gm_layer {
     uint16_t *ln1, *qkvbf, *attybf, *ln2;     /* [N,d] [N,3d] [N,d] [N,d] */
     float *lse;    /* fused attention: [B, NH, T] softmax log-normalisers */
     uint16_t *P;   /* batched attention (head sizes the fused kernel lacks): [B, NH, T, T] */
-    float *h13;                               /* dense: [N, 2H] */
+    uint16_t *h13;                            /* dense: [N, 2H] h1 | h3 */
     uint16_t *act;                            /* dense: [N, H] */
     l720_moe_gpu *moe;                        /* MoE: the layer's workspace */
     int E;                                    /* MoE experts */
@@ -58,16 +58,19 @@ struct l720_gpu_model {
     cudaStream_t st;
     l720_gemm *g;
     /* state */
-    float *p, *grad, *m, *v; /* [np] */
-    uint16_t *pbf;           /* [np] bf16 working copy of p */
+    float *p, *m, *v;        /* [np] */
+    float *grad;             /* [np + head_pad]: the head's gradient has Vp rows, zero past V */
+    uint16_t *pbf;           /* [np + head_pad] bf16 copy of p; the head's Vp - V extra rows 0 */
+    size_t head_pad;         /* (Vp - V) * d: the head is the last tensor of the layout */
     float *buf;              /* [nbuf] PEER running statistics */
     uint64_t t;              /* AdamW steps taken */
     /* activations and scratch */
-    float *x_out, *rstdf, *logits, *loss_rows, *qkv, *y; /* [N,d] [N] [N,Vp] [N] [N,3d] [N,d] */
+    float *x_out, *rstdf, *loss_rows, *qkv, *y; /* [N,d] [N] [N] [N,3d] [N,d] */
     float *S, *dsum; /* batched attention: [NH,T,T] scores; fused: [B,NH,T] rowsum(dy*y) */
-    float *dresid, *dln, *datty, *dqkv, *dact;  /* [N,d] [N,d] [N,d] [N,3d] [N,H] */
+    float *dresid, *dln, *dqkv;  /* [N,d] [N,d] [N,3d] */
     float *part, *cosb, *sinb;                   /* RMSNorm partials, [T, hs/2] x2 */
-    uint16_t *lnf, *dlogits, *dS, *dresbf, *dattybf, *dqkvbf, *dh13, *ffn16;
+    uint16_t *logits, *dlogits; /* [N,Vp] one buffer: the gradient overwrites the logits */
+    uint16_t *lnf, *dS, *dresbf, *dattybf, *dqkvbf, *dact, *dh13, *ffn16;
     int32_t *tok, *tgt, *order, *run_start, *run_tok; /* [N] [N] [N] [N+1] [N] */
     double *norm_part;       /* gradient-norm partial sums */
     size_t n_norm_part;

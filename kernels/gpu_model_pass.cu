@@ -1,7 +1,11 @@
 /* gpu_model_pass.cu: forward and backward of the whole GPU model (see
  * gpu_model.h), block by block as trainer/model_pass.c. Products read bf16
  * (activations written by the kernels, weights from the bf16 copy pbf) and
- * write fp32; the residual stream and all gradients are fp32.
+ * write fp32 where the result is summed into or rotated (residual stream,
+ * q/k/v, gradients), bf16 where it feeds a pointwise kernel or the next
+ * product (SwiGLU's h1|h3 and its gradient, the attention output's gradient,
+ * the logits: cross-entropy reads them in fp32 and overwrites them with
+ * their gradient).
  *   dense FFN: w1, w3 adjacent, so x [W1; W3]^T is one product into h13;
  *   MoE FFN: l720_moe_gpu (adds into the residual, writes dx and gradients);
  *   PEER FFN: l720_peer_gpu (bf16 y and dx), the compact u/v row gradients
@@ -47,6 +51,10 @@ static unsigned blocks_for(size_t n) { return (unsigned)((n + 255) / 256); }
 #define GEMM(ta, tb, M_, N_, K_, A, lda, Bm, ldb, beta, Cm, ldc)                                   \
     CALL(l720_gemm_bf16(m->g, ta, tb, M_, N_, K_, 1.0f, A, lda, 0, Bm, ldb, 0, beta, Cm, ldc, 0,  \
                         1, m->st, err))
+/* The same with C rounded to bf16. */
+#define GEMM_BF(ta, tb, M_, N_, K_, A, lda, Bm, ldb, Cm, ldc)                                      \
+    CALL(l720_gemm_bf16_out(m->g, ta, tb, M_, N_, K_, 1.0f, A, lda, 0, Bm, ldb, 0, 0.0f, Cm, ldc, \
+                            0, 1, m->st, err))
 #define CALL(x)                                                                                    \
     do {                                                                                           \
         int rc_ = (x);                                                                             \
@@ -77,13 +85,15 @@ static int ffn_forward(l720_gpu_model *m, gm_layer *L, float *next, int N, int t
     const l720_model_cfg *c = &m->c;
     int d = c->d_model, H = c->ffn_hidden;
     size_t Nd = (size_t)N * d, o = L->o_ffn;
-    GPU_CK(cudaMemcpyAsync(next, L->resid_mid, Nd * 4, cudaMemcpyDeviceToDevice, m->st));
+    if (L->kind != L720_FFN_DENSE) /* the MoE and PEER layers add into next */
+        GPU_CK(cudaMemcpyAsync(next, L->resid_mid, Nd * 4, cudaMemcpyDeviceToDevice, m->st));
     switch (L->kind) {
     case L720_FFN_DENSE: {
         const uint16_t *w13 = m->pbf + o, *w2 = w13 + 2 * (size_t)H * d;
-        GEMM(0, 1, N, 2 * H, d, L->ln2, d, w13, d, 0.0f, L->h13, 2 * H);
-        CALL(l720_dense_swiglu_fwd(L->act, L->h13, N, H, m->st, err));
-        GEMM(0, 1, N, d, H, L->act, H, w2, H, 1.0f, next, d);
+        GEMM_BF(0, 1, N, 2 * H, d, L->ln2, d, w13, d, L->h13, 2 * H);
+        CALL(l720_swiglu_fwd(L->act, L->h13, L->h13 + H, 2 * H, N, H, m->st, err));
+        CALL(l720_gemm_bf16_add(m->g, 0, 1, N, d, H, L->act, H, w2, H, L->resid_mid, next, d,
+                                m->st, err));
         break;
     }
     case L720_FFN_MOE: {
@@ -110,7 +120,6 @@ int gm_forward(l720_gpu_model *m, int B, int T, int training, l720_err *err)
     const l720_model_cfg *c = &m->c;
     int N = B * T, d = c->d_model, V = c->vocab, NH = c->n_heads;
     cudaStream_t st = m->st;
-    size_t Nd = (size_t)N * d;
     CALL(l720_dense_embed_fwd(m->L[0].resid, m->tok, m->p + m->o_embed, N, d, st, err));
     for (int l = 0; l < c->n_layers; l++) {
         gm_layer *L = &m->L[l];
@@ -123,15 +132,16 @@ int gm_forward(l720_gpu_model *m, int B, int T, int training, l720_err *err)
         else
             CALL(l720_dense_attn_fwd(m->g, L->attybf, m->y, L->P, m->S, L->qkvbf, B, T, d, NH,
                                      st, err));
-        GPU_CK(cudaMemcpyAsync(L->resid_mid, L->resid, Nd * 4, cudaMemcpyDeviceToDevice, st));
-        GEMM(0, 1, N, d, d, L->attybf, d, wo, d, 1.0f, L->resid_mid, d);
+        CALL(l720_gemm_bf16_add(m->g, 0, 1, N, d, d, L->attybf, d, wo, d, L->resid, L->resid_mid,
+                                d, st, err));
         CALL(l720_dense_rmsnorm_fwd(L->ln2, L->rstd2, L->resid_mid, m->p + L->o_fn, N, d, st,
                                     err));
         float *next = l + 1 < c->n_layers ? m->L[l + 1].resid : m->x_out;
         CALL(ffn_forward(m, L, next, N, training, err));
     }
     CALL(l720_dense_rmsnorm_fwd(m->lnf, m->rstdf, m->x_out, m->p + m->o_final, N, d, st, err));
-    GEMM(0, 1, N, V, d, m->lnf, d, m->pbf + m->o_head, d, 0.0f, m->logits, m->Vp);
+    /* the head's bf16 copy has Vp rows, those past V zero (gpu_model.cu) */
+    GEMM_BF(0, 1, N, m->Vp, d, m->lnf, d, m->pbf + m->o_head, d, m->logits, m->Vp);
     float scale = m->n_targets ? 1.0f / (float)m->n_targets : 0.0f;
     CALL(l720_dense_xent(m->dlogits, m->loss_rows, m->logits, m->Vp, m->tgt, N, V, scale, st,
                          err));
@@ -182,9 +192,10 @@ static int ffn_backward(l720_gpu_model *m, gm_layer *L, int N, l720_err *err)
     switch (L->kind) {
     case L720_FFN_DENSE: {
         size_t o13 = o, o2 = o + 2 * (size_t)H * d;
-        GEMM(0, 0, N, H, d, m->dresbf, d, m->pbf + o2, H, 0.0f, m->dact, H);
+        GEMM_BF(0, 0, N, H, d, m->dresbf, d, m->pbf + o2, H, m->dact, H);
         GEMM(1, 0, d, H, N, m->dresbf, d, L->act, H, 0.0f, m->grad + o2, H);
-        CALL(l720_dense_swiglu_bwd(m->dh13, m->dact, L->h13, N, H, m->st, err));
+        CALL(l720_swiglu_bwd(m->dh13, m->dh13 + H, m->dact, L->h13, L->h13 + H, 2 * H, N, H,
+                             m->st, err));
         GEMM(0, 0, N, d, 2 * H, m->dh13, 2 * H, m->pbf + o13, d, 0.0f, m->dln, d);
         GEMM(1, 0, 2 * H, d, N, m->dh13, 2 * H, L->ln2, d, 0.0f, m->grad + o13, d);
         break;
@@ -221,28 +232,28 @@ static int ffn_backward(l720_gpu_model *m, gm_layer *L, int N, l720_err *err)
 int gm_backward(l720_gpu_model *m, l720_err *err)
 {
     const l720_model_cfg *c = &m->c;
-    int N = m->B * m->T, d = c->d_model, V = c->vocab, T = m->T, NH = c->n_heads, B = m->B;
+    int N = m->B * m->T, d = c->d_model, T = m->T, NH = c->n_heads, B = m->B;
     cudaStream_t st = m->st;
     size_t Nd = (size_t)N * d;
     /* every gradient that is summed into (norm gains, embedding rows) starts at 0 */
     for (const gm_run &r : m->runs)
         GPU_CK(cudaMemsetAsync(m->grad + r.off, 0, r.len * 4, st));
-    GEMM(0, 0, N, d, V, m->dlogits, m->Vp, m->pbf + m->o_head, d, 0.0f, m->dln, d);
-    GEMM(1, 0, V, d, N, m->dlogits, m->Vp, m->lnf, d, 0.0f, m->grad + m->o_head, d);
+    /* dlogits columns past V are 0, so the padded head rows add nothing to dx
+     * and get a zero gradient in grad's tail past np */
+    GEMM(0, 0, N, d, m->Vp, m->dlogits, m->Vp, m->pbf + m->o_head, d, 0.0f, m->dln, d);
+    GEMM(1, 0, m->Vp, d, N, m->dlogits, m->Vp, m->lnf, d, 0.0f, m->grad + m->o_head, d);
     GPU_CK(cudaMemsetAsync(m->dresid, 0, Nd * 4, st));
-    CALL(l720_dense_rmsnorm_bwd(m->dresid, m->grad + m->o_final, m->part, m->dln, m->x_out,
-                                m->p + m->o_final, m->rstdf, N, d, st, err));
+    /* each RMSNorm backward also leaves the bf16 copy of dresid for the next products */
+    CALL(l720_dense_rmsnorm_bwd(m->dresid, m->dresbf, m->grad + m->o_final, m->part, m->dln,
+                                m->x_out, m->p + m->o_final, m->rstdf, N, d, st, err));
     for (int l = c->n_layers - 1; l >= 0; l--) {
         gm_layer *L = &m->L[l];
-        CALL(l720_dense_to_bf16(m->dresbf, m->dresid, Nd, st, err));
         CALL(ffn_backward(m, L, N, err));
-        CALL(l720_dense_rmsnorm_bwd(m->dresid, m->grad + L->o_fn, m->part, m->dln, L->resid_mid,
-                                    m->p + L->o_fn, L->rstd2, N, d, st, err));
+        CALL(l720_dense_rmsnorm_bwd(m->dresid, m->dresbf, m->grad + L->o_fn, m->part, m->dln,
+                                    L->resid_mid, m->p + L->o_fn, L->rstd2, N, d, st, err));
         /* attention */
-        CALL(l720_dense_to_bf16(m->dresbf, m->dresid, Nd, st, err));
-        GEMM(0, 0, N, d, d, m->dresbf, d, m->pbf + L->o_wo, d, 0.0f, m->datty, d);
+        GEMM_BF(0, 0, N, d, d, m->dresbf, d, m->pbf + L->o_wo, d, m->dattybf, d);
         GEMM(1, 0, d, d, N, m->dresbf, d, L->attybf, d, 0.0f, m->grad + L->o_wo, d);
-        CALL(l720_dense_to_bf16(m->dattybf, m->datty, Nd, st, err));
         if (m->flash)
             CALL(l720_flash_attn_bwd(m->dqkv, m->dsum, m->dattybf, L->attybf, L->lse, L->qkvbf, B,
                                      T, d, NH, st, err));
@@ -252,8 +263,8 @@ int gm_backward(l720_gpu_model *m, l720_err *err)
         CALL(l720_dense_rope(m->dqkvbf, m->dqkv, m->cosb, m->sinb, B, T, NH, d / NH, -1, st, err));
         GEMM(0, 0, N, d, 3 * d, m->dqkvbf, 3 * d, m->pbf + L->o_wqkv, d, 0.0f, m->dln, d);
         GEMM(1, 0, 3 * d, d, N, m->dqkvbf, 3 * d, L->ln1, d, 0.0f, m->grad + L->o_wqkv, d);
-        CALL(l720_dense_rmsnorm_bwd(m->dresid, m->grad + L->o_an, m->part, m->dln, L->resid,
-                                    m->p + L->o_an, L->rstd1, N, d, st, err));
+        CALL(l720_dense_rmsnorm_bwd(m->dresid, l ? m->dresbf : NULL, m->grad + L->o_an, m->part,
+                                    m->dln, L->resid, m->p + L->o_an, L->rstd1, N, d, st, err));
     }
     CALL(l720_dense_embed_bwd(m->grad + m->o_embed, m->dresid, m->order, m->run_start, m->run_tok,
                               m->n_runs_tok, d, st, err));

@@ -80,6 +80,21 @@ static __device__ inline float warp_sum(float s)
     return s;
 }
 
+/* SwiGLU of one element: silu(z) * u, and the gradients of z and u for an
+ * output gradient da (the dense and the MoE layers). */
+static __device__ inline float swiglu_act(float z, float u)
+{
+    float sg = 1.0f / (1.0f + expf(-z));
+    return z * sg * u;
+}
+
+static __device__ inline void swiglu_grad(float z, float u, float da, float *dz, float *du)
+{
+    float sg = 1.0f / (1.0f + expf(-z));
+    *du = da * z * sg;
+    *dz = da * u * sg * (1.0f + z * (1.0f - sg));
+}
+
 /* Exact gelu and its derivative. */
 static __host__ __device__ inline float gelu_f(float a) { return 0.5f * a * (1.0f + erff(a * 0.70710678118654752f)); }
 static __host__ __device__ inline float gelu_grad_f(float a)

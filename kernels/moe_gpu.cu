@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/dense_gpu.h"
 #include "kernels/moe_gpu.h"
 #include "kernels/moe_kernels.cuh"
 #include "kernels/gpu_util.cuh"
@@ -318,7 +319,7 @@ extern "C" int l720_moe_gpu_forward(l720_moe_gpu *m, l720_gemm *g, float *out, c
               rowsb(m->h1, H, 2), s, err) ||
         egemm(m, g, 0, 1, 0, H, C, rowsb(m->xs, C, 2), wts(w3, C, (long)H * C, 2), 0.0f,
               rowsb(m->h3, H, 2), s, err) ||
-        moe_swiglu_fwd(m->act, m->h1, m->h3, (size_t)m->used * H, s, err) ||
+        l720_swiglu_fwd(m->act, m->h1, m->h3, H, m->used, H, s, err) ||
         egemm(m, g, 0, 1, 0, C, H, rowsb(m->act, H, 2), wts(w2, H, (long)C * H, 2), 0.0f,
               rowsb(m->ys, C, 4), s, err) ||
         moe_combine(out, m->ys, m->probs, m->expert, m->tok_row, N, C, E, s, err))
@@ -357,7 +358,7 @@ extern "C" int l720_moe_gpu_backward(l720_moe_gpu *m, l720_gemm *g, float *dx, f
                   rowsb(m->dact, H, 2), s, err) ||
             egemm(m, g, 1, 0, 1, C, H, rowsb(m->dys, C, 2), rowsb(m->act, H, 2), 0.0f,
                   wts(dw2, H, (long)C * H, 4), s, err) ||
-            moe_swiglu_bwd(m->dh1, m->dh3, m->dact, m->h1, m->h3, (size_t)m->used * H, s, err) ||
+            l720_swiglu_bwd(m->dh1, m->dh3, m->dact, m->h1, m->h3, H, m->used, H, s, err) ||
             egemm(m, g, 1, 0, 1, H, C, rowsb(m->dh1, H, 2), rowsb(m->xs, C, 2), 0.0f,
                   wts(dw1, C, (long)H * C, 4), s, err) ||
             egemm(m, g, 1, 0, 1, H, C, rowsb(m->dh3, H, 2), rowsb(m->xs, C, 2), 0.0f,

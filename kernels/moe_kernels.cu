@@ -455,61 +455,6 @@ int moe_scatter_dx(float *dx, const float *dxs, const int *tok_row, int N, int C
 }
 
 /* ---- SwiGLU pointwise on bf16 rows, 8 elements a thread ---- */
-static __device__ inline float silu_sg(float z) { return 1.0f / (1.0f + expf(-z)); }
-
-__global__ void k_swiglu_fwd(uint4 *act, const uint4 *h1, const uint4 *h3, size_t n8)
-{
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n8)
-        return;
-    float z[8], u[8], a[8];
-    unpack8(h1[i], z);
-    unpack8(h3[i], u);
-#pragma unroll
-    for (int q = 0; q < 8; q++)
-        a[q] = z[q] * silu_sg(z[q]) * u[q];
-    act[i] = pack8(a);
-}
-
-int moe_swiglu_fwd(uint16_t *act, const uint16_t *h1, const uint16_t *h3, size_t n,
-                   cudaStream_t s, l720_err *err)
-{
-    k_swiglu_fwd<<<nblk(n / 8, 256), 256, 0, s>>>((uint4 *)act, (const uint4 *)h1,
-                                                  (const uint4 *)h3, n / 8);
-    GPU_LAUNCHED();
-    return L720_OK;
-}
-
-__global__ void k_swiglu_bwd(uint4 *dh1, uint4 *dh3, const uint4 *dact, const uint4 *h1,
-                             const uint4 *h3, size_t n8)
-{
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n8)
-        return;
-    float z[8], u[8], da[8], a1[8], a3[8];
-    unpack8(h1[i], z);
-    unpack8(h3[i], u);
-    unpack8(dact[i], da);
-#pragma unroll
-    for (int q = 0; q < 8; q++) {
-        float sg = silu_sg(z[q]);
-        a3[q] = da[q] * z[q] * sg;
-        a1[q] = da[q] * u[q] * sg * (1.0f + z[q] * (1.0f - sg));
-    }
-    dh1[i] = pack8(a1);
-    dh3[i] = pack8(a3);
-}
-
-int moe_swiglu_bwd(uint16_t *dh1, uint16_t *dh3, const uint16_t *dact, const uint16_t *h1,
-                   const uint16_t *h3, size_t n, cudaStream_t s, l720_err *err)
-{
-    k_swiglu_bwd<<<nblk(n / 8, 256), 256, 0, s>>>((uint4 *)dh1, (uint4 *)dh3,
-                                                  (const uint4 *)dact, (const uint4 *)h1,
-                                                  (const uint4 *)h3, n / 8);
-    GPU_LAUNCHED();
-    return L720_OK;
-}
-
 /* ---- router backward: one warp per token ---- */
 __global__ void k_router_bwd(float *dz, const float *probs, const float *lse, const int *expert,
                              const int *tok_row, const float *dgate, const int *cnt, int N, int E,

@@ -52,13 +52,6 @@ int moe_place(const int *expert, const int *lrank, const int *cbase, int N, int 
 int moe_gather_x(uint16_t *xs, const uint16_t *x, const int *row_tok, int used, int C,
                  cudaStream_t s, l720_err *err);
 
-/* act = silu(h1) h3 over n elements (n % 8 == 0), all bf16. */
-int moe_swiglu_fwd(uint16_t *act, const uint16_t *h1, const uint16_t *h3, size_t n,
-                   cudaStream_t s, l720_err *err);
-/* dh1, dh3 from dact and h1, h3, all bf16. */
-int moe_swiglu_bwd(uint16_t *dh1, uint16_t *dh3, const uint16_t *dact, const uint16_t *h1,
-                   const uint16_t *h3, size_t n, cudaStream_t s, l720_err *err);
-
 /* out[n] += gate_n ys[row of n] for kept tokens. */
 int moe_combine(float *out, const float *ys, const float *probs, const int *expert,
                 const int *tok_row, int N, int C, int E, cudaStream_t s, l720_err *err);

@@ -8,7 +8,7 @@ set -e
 B=${BUILD:-_build-gpu-moe}
 mkdir -p "$B"
 NV="nvcc -std=c++17 -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror,-fopenmp -I. -Icommon"
-K="kernels/moe_gpu.cu kernels/moe_kernels.cu kernels/gemm.cu"
+K="kernels/moe_gpu.cu kernels/moe_kernels.cu kernels/dense_kernels.cu kernels/gemm.cu"
 CPU="trainer/moe.c trainer/matmul.c trainer/swiglu.c common/err.c"
 for f in $CPU; do
     gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -I. -Icommon -Itrainer -c "$f" \
@@ -17,7 +17,7 @@ done
 OBJS=$(for f in $CPU; do printf '%s ' "$B/$(basename "$f" .c).o"; done)
 $NV -o "$B/test_gpu_moe" tests/test_gpu_moe.cu $K $OBJS -lcublasLt -lgomp -lm
 if [ "${BENCH:-0}" = 1 ]; then
-    $NV -o "$B/bench_moe_layer" bench/bench_moe_layer.cu $K kernels/dense_kernels.cu common/err.c \
+    $NV -o "$B/bench_moe_layer" bench/bench_moe_layer.cu $K common/err.c \
         -lcublasLt
     "$B/bench_moe_layer" || echo "bench_moe_layer failed: $?"
 fi
