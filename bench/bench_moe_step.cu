@@ -7,11 +7,18 @@
  *   dense;  E = 8 in every layer;  E = 8 and E = 64 in every other layer
  *   (the Switch Transformer's placement; E = 64 in all 12 layers needs
  *   ~74 GB of weights, gradients and moments alone).
- * Each step is timed from host to host (tokens uploaded, loss read back), as
- * the trainer runs it; median of `steps` after 2 warm-up steps.
- * Usage: bench_moe_step [B] [steps]. Prints `moe_step_overhead_E8`,
- * `moe_step_overhead_E8_alt`, `moe_step_overhead_E64_alt` (MoE step time /
- * dense step time) last. */
+ * Each optimiser step is timed from host to host (tokens uploaded, losses
+ * read back), as the trainer runs it: K micro-batches of B sequences
+ * (forward, backward for the first and backward_add for the others), then
+ * one gradient norm and one AdamW (train --grad-accum K). Every model is
+ * timed at K = 1 and at the given K; median of `steps` optimiser steps after
+ * 2 warm-up steps each.
+ * Usage: bench_moe_step [B] [steps] [K] (defaults 8 10 8). Prints the
+ * K = 1 overheads (MoE step time / dense step time) as
+ * `moe_step_overhead_E8_k1`, `moe_step_overhead_E8_alt_k1`,
+ * `moe_step_overhead_E64_alt_k1`, then those at K as
+ * `moe_step_overhead_E8_alt`, and last `moe_step_overhead_E8` (E 8 in every
+ * layer) and `moe_step_overhead_E64` (E 64 in every other layer). */
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -28,8 +35,9 @@ static double now_s(void)
         .count();
 }
 
-/* Median step time (ms) of one configuration; -1 after printing an error. */
-static double time_config(const char *name, int E, int every, int B, int steps)
+/* Median optimiser-step times (ms) of one configuration at K = 1 (ms[0])
+ * and at K micro-batches (ms[1]); 0, or -1 after printing an error. */
+static int time_config(const char *name, int E, int every, int B, int steps, int K, double *res)
 {
     l720_model_cfg c = {};
     c.vocab = 50257;
@@ -65,64 +73,87 @@ static double time_config(const char *name, int E, int every, int B, int steps)
         return -1;
     }
     size_t N = (size_t)B * c.seq_len;
-    std::vector<int32_t> tok(N + 1);
+    std::vector<int32_t> tok(N + (size_t)K);
     uint64_t s = 777;
     for (auto &t : tok) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         t = (int32_t)((s >> 33) % (uint64_t)c.vocab);
     }
     l720_adamw_hp hp = {3e-4, 0.9, 0.95, 1e-8, 0.1};
-    std::vector<double> ms;
-    double loss = 0, aux = 0;
-    for (int i = 0; i < steps + 2; i++) {
-        double t0 = now_s(), norm = 0;
-        l720_forward_out out;
-        if (l720_gpu_model_forward(m, tok.data(), tok.data() + 1, B, c.seq_len, 1, &out, &err) ||
-            l720_gpu_model_backward(m, &err) || l720_gpu_model_grad_norm(m, &norm, &err) ||
-            l720_gpu_model_adamw_step(m, &hp, norm > 1.0 ? 1.0 / norm : 1.0, &err)) {
-            printf("%s: %s\n", name, err.msg);
-            ms.clear();
-            break;
+    int rc = 0;
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        int k_n = pass ? K : 1;
+        std::vector<double> ms;
+        double loss = 0, aux = 0;
+        for (int i = 0; i < steps + 2 && !rc; i++) {
+            double t0 = now_s(), norm = 0;
+            loss = aux = 0;
+            for (int k = 0; k < k_n && !rc; k++) { /* micro-batch k: the tokens shifted by k */
+                l720_forward_out out = {};
+                const int32_t *tk = tok.data() + k;
+                rc = l720_gpu_model_forward(m, tk, tk + 1, B, c.seq_len, 1, &out, &err) ||
+                     (k ? l720_gpu_model_backward_add(m, &err) : l720_gpu_model_backward(m, &err));
+                loss += out.loss / k_n;
+                aux += out.aux_loss / k_n;
+            }
+            if (rc || l720_gpu_model_grad_norm(m, &norm, &err) ||
+                l720_gpu_model_adamw_step(m, &hp, (norm / k_n > 1.0 ? k_n / norm : 1.0) / k_n,
+                                          &err)) {
+                printf("%s: %s\n", name, err.msg);
+                rc = -1;
+                break;
+            }
+            cudaDeviceSynchronize();
+            if (i >= 2)
+                ms.push_back((now_s() - t0) * 1e3);
         }
-        cudaDeviceSynchronize();
-        if (i >= 2)
-            ms.push_back((now_s() - t0) * 1e3);
-        loss = out.loss;
-        aux = out.aux_loss;
-    }
-    double med = -1;
-    if (!ms.empty()) {
+        if (rc)
+            break;
         std::sort(ms.begin(), ms.end());
-        med = ms[ms.size() / 2];
-        printf("%-22s step_ms %8.2f  tokens/s %9.0f  N_act %.1f M  N_total %.1f M  loss %.4f aux %.4f\n",
-               name, med, (double)N / (med * 1e-3), l720_model_active_params(host) / 1e6,
+        double med = res[pass] = ms[ms.size() / 2];
+        printf("%-22s K %2d  step_ms %8.2f  tokens/s %9.0f  N_act %.1f M  N_total %.1f M  "
+               "loss %.4f aux %.4f\n",
+               name, k_n, med, (double)N * k_n / (med * 1e-3), l720_model_active_params(host) / 1e6,
                l720_model_total_params(host) / 1e6, loss, aux);
     }
     l720_gpu_model_free(m);
     l720_model_free(host);
-    return med;
+    return rc ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
     int B = argc > 1 ? atoi(argv[1]) : 8, steps = argc > 2 ? atoi(argv[2]) : 10;
+    int K = argc > 3 ? atoi(argv[3]) : 8;
     int count = 0;
+    if (B < 1 || steps < 1 || K < 1) {
+        printf("usage: bench_moe_step [B] [steps] [K], each a positive integer\n");
+        return 2;
+    }
     if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
         printf("no GPU\n");
         return 77;
     }
     cudaDeviceProp prop;
     cudaGetDeviceProperties(&prop, 0);
-    printf("device %s; d 768, 12 layers, T 1024, batch %d, capacity 1.25, median of %d steps\n",
-           prop.name, B, steps);
-    double dense = time_config("dense", 1, 1, B, steps);
-    double e8 = time_config("moe E=8 every layer", 8, 1, B, steps);
-    double e8a = time_config("moe E=8 every other", 8, 2, B, steps);
-    double e64a = time_config("moe E=64 every other", 64, 2, B, steps);
-    if (dense <= 0 || e8 <= 0 || e8a <= 0 || e64a <= 0)
+    printf("device %s; d 768, 12 layers, T 1024, batch %d x K 1 and x K %d (%d tokens per "
+           "optimiser step), capacity 1.25, median of %d steps\n",
+           prop.name, B, K, B * K * 1024, steps);
+    double d[2], e8[2], e8a[2], e64a[2];
+    if (time_config("dense", 1, 1, B, steps, K, d) ||
+        time_config("moe E=8 every layer", 8, 1, B, steps, K, e8) ||
+        time_config("moe E=8 every other", 8, 2, B, steps, K, e8a) ||
+        time_config("moe E=64 every other", 64, 2, B, steps, K, e64a))
         return 1;
-    printf("moe_step_overhead_E8 %.3f\n", e8 / dense);
-    printf("moe_step_overhead_E8_alt %.3f\n", e8a / dense);
-    printf("moe_step_overhead_E64_alt %.3f\n", e64a / dense);
+    printf("%-22s %12s %12s\n", "overhead vs dense", "K 1", "K");
+    printf("%-22s %12.3f %12.3f\n", "E 8 every layer", e8[0] / d[0], e8[1] / d[1]);
+    printf("%-22s %12.3f %12.3f\n", "E 8 every other", e8a[0] / d[0], e8a[1] / d[1]);
+    printf("%-22s %12.3f %12.3f\n", "E 64 every other", e64a[0] / d[0], e64a[1] / d[1]);
+    printf("moe_step_overhead_E8_k1 %.3f\n", e8[0] / d[0]);
+    printf("moe_step_overhead_E8_alt_k1 %.3f\n", e8a[0] / d[0]);
+    printf("moe_step_overhead_E64_alt_k1 %.3f\n", e64a[0] / d[0]);
+    printf("moe_step_overhead_E8_alt %.3f\n", e8a[1] / d[1]);
+    printf("moe_step_overhead_E8 %.3f\n", e8[1] / d[1]);
+    printf("moe_step_overhead_E64 %.3f\n", e64a[1] / d[1]);
     return 0;
 }

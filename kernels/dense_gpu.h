@@ -65,9 +65,10 @@ int l720_dense_attn_bwd(l720_gemm *g, float *dqkv, float *dP, uint16_t *dS, cons
                         const uint16_t *P, const uint16_t *qkv, int B, int T, int C, int NH,
                         void *stream, l720_err *err);
 
-/* Cross-entropy of logits[N, V] (row stride ld): loss[N] per row (0 for
- * targets < 0), dlogits[N, ld] (bf16) = (softmax - onehot) * scale. */
-int l720_dense_xent(uint16_t *dlogits, float *loss, const float *logits, long ld,
+/* Cross-entropy of bf16 logits[N, V] (row stride ld): loss[N] per row (0
+ * for targets < 0), dlogits[N, ld] (bf16) = (softmax - onehot) * scale, 0 in
+ * the columns past V. dlogits may be logits (the gradient overwrites them). */
+int l720_dense_xent(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
                     const int32_t *targets, int N, int V, float scale, void *stream,
                     l720_err *err);
 
@@ -85,8 +86,9 @@ int l720_dense_embed_fwd(float *out, const int32_t *tok, const float *embed, int
  * (values < V) grouped by token, stable (counting sort): order [N], the runs
  * run_tok [n_runs] (ascending token ids) starting at run_start [n_runs + 1];
  * count [V] scratch. Returns n_runs. Device side: row run_tok[r] of dembed
- * [V, C] = the sum of the dout [N, C] rows at its positions, in position
- * order (overwritten; rows of absent tokens are not touched). */
+ * [V, C] += the sum of the dout [N, C] rows at its positions, in position
+ * order (added to, so zero dembed first; rows of absent tokens are not
+ * touched). */
 int l720_dense_embed_order(const int32_t *tok, int N, int V, int32_t *order, int32_t *run_start,
                            int32_t *run_tok, int32_t *count);
 int l720_dense_embed_bwd(float *dembed, const float *dout, const int32_t *order,

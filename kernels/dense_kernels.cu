@@ -178,15 +178,24 @@ __global__ void k_rms_bwd(float *dinp, uint16_t *dinp_bf, float *part, const flo
     }
 }
 
+/* dw[c] += the sum over blocks b of part[b, c]: a block per 32 columns, each
+ * warp summing every 8th partial row, then the 8 warp sums in warp order. */
 __global__ void k_rms_dw(float *dw, const float *part, int nb, int C)
 {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C)
-        return;
+    __shared__ float sh[8][33];
+    int w = threadIdx.x >> 5, l = threadIdx.x & 31, c = blockIdx.x * 32 + l;
     float s = 0.0f;
-    for (int b = 0; b < nb; b++)
-        s += part[(size_t)b * C + c];
-    dw[c] += s;
+    if (c < C)
+        for (int b = w; b < nb; b += 8)
+            s += part[(size_t)b * C + c];
+    sh[w][l] = s;
+    __syncthreads();
+    if (w == 0 && c < C) {
+        float t = 0.0f;
+        for (int q = 0; q < 8; q++)
+            t += sh[q][l];
+        dw[c] += t;
+    }
 }
 
 /* The smallest lane width VEC in {1, 2, 4, 8} holding a row of C floats. */
@@ -239,7 +248,7 @@ extern "C" int l720_dense_rmsnorm_bwd(float *dinp, uint16_t *dinp_bf, float *dw,
         default: k_rms_bwd_v<8><<<nb, 256, shb, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C); break;
         }
     GPU_LAUNCHED();
-    k_rms_dw<<<(C + 255) / 256, 256, 0, s>>>(dw, part, nb, C);
+    k_rms_dw<<<(C + 31) / 32, 256, 0, s>>>(dw, part, nb, C);
     GPU_LAUNCHED();
     return L720_OK;
 }
@@ -488,10 +497,14 @@ extern "C" int l720_dense_softmax_bwd(uint16_t *dS, const uint16_t *P, const flo
 }
 
 /* ---- cross-entropy: one block per row ----
- * Pass 1 reads the row once, keeping a running max and a sum rescaled to it
- * per thread (combined in a fixed order); pass 2 writes the gradient. Rows
- * with ld % 4 == 0 and 16-byte aligned rows read float4 and write 4 bf16. */
+ * The logits are bf16 (the head product's output). Rows with ld % 8 == 0
+ * that fit XENT_SMEM_MAX bytes are read once into shared memory with 16-byte
+ * loads, keeping a running max and a sum rescaled to it per thread (combined
+ * in a fixed order); the gradient is then written from shared memory, so it
+ * may overwrite the logits. Other rows take two passes over global memory. */
 #define XENT_THREADS 512
+#define XENT_SMEM_MAX (112 * 1024)
+#define XENT_LOADS 4 /* 16-byte loads a thread keeps in flight while filling the row */
 
 /* (m, s) <- the pair whose sum is s e^{m} + s2 e^{m2}, relative to the larger max. */
 static __device__ inline void lse_merge(float &m, float &s, float m2, float s2)
@@ -513,34 +526,10 @@ static __device__ inline void lse_add(float &m, float &s, float z)
     }
 }
 
-__global__ void __launch_bounds__(XENT_THREADS)
-k_xent(uint16_t *dlogits, float *loss, const float *logits, long ld, const int32_t *targets, int V,
-       float scale)
+/* The log-sum-exp of the block's (m, s) pairs, in a fixed order. */
+static __device__ inline float block_lse(float m, float s)
 {
     __shared__ float shm[XENT_THREADS / 32], shs[XENT_THREADS / 32];
-    long n = blockIdx.x;
-    const float *z = logits + n * ld; /* [V] */
-    uint16_t *d = dlogits + n * ld;   /* [ld] */
-    int tg = targets[n], vec = ld % 4 == 0;
-    if (tg < 0) {
-        for (long j = threadIdx.x; j < ld; j += blockDim.x)
-            d[j] = 0;
-        if (threadIdx.x == 0)
-            loss[n] = 0.0f;
-        return;
-    }
-    float m = -INFINITY, s = 0.0f;
-    int V4 = vec ? V / 4 : 0;
-    for (int j = threadIdx.x; j < V4; j += blockDim.x) {
-        float4 q = ((const float4 *)z)[j];
-        lse_add(m, s, q.x);
-        lse_add(m, s, q.y);
-        lse_add(m, s, q.z);
-        lse_add(m, s, q.w);
-    }
-    for (int j = 4 * V4 + threadIdx.x; j < V; j += blockDim.x)
-        lse_add(m, s, z[j]);
-    /* warp, then block, in a fixed order */
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {
         float m2 = __shfl_xor_sync(0xffffffffu, m, o), s2 = __shfl_xor_sync(0xffffffffu, s, o);
@@ -556,40 +545,113 @@ k_xent(uint16_t *dlogits, float *loss, const float *logits, long ld, const int32
     s = 0.0f;
     for (int q = 0; q < XENT_THREADS / 32; q++)
         lse_merge(m, s, shm[q], shs[q]);
-    float lse = m + logf(s);
-    if (vec) {
-        for (long j = threadIdx.x; j < ld / 4; j += blockDim.x) {
-            long e = 4 * j;
-            float4 g = make_float4(0.f, 0.f, 0.f, 0.f);
-            if (e + 3 < V) {
-                float4 q = ((const float4 *)z)[j];
-                g = make_float4(__expf(q.x - lse), __expf(q.y - lse), __expf(q.z - lse),
-                                __expf(q.w - lse));
-            } else {
-                float *gp = &g.x;
-                for (int u = 0; u < 4; u++)
-                    gp[u] = e + u < V ? __expf(z[e + u] - lse) : 0.0f;
-            }
-            float *gp = &g.x;
-            for (int u = 0; u < 4; u++)
-                gp[u] = e + u < V ? scale * (gp[u] - (e + u == tg ? 1.0f : 0.0f)) : 0.0f;
-            *(uint2 *)(d + e) = pack4(g);
-        }
-    } else {
-        for (long j = threadIdx.x; j < ld; j += blockDim.x)
-            d[j] = j < V ? f2bf(scale * (__expf(z[j] - lse) - (j == tg ? 1.0f : 0.0f)))
-                         : (uint16_t)0;
-    }
-    if (threadIdx.x == 0)
-        loss[n] = lse - z[tg];
+    return m + logf(s);
 }
 
-extern "C" int l720_dense_xent(uint16_t *dlogits, float *loss, const float *logits, long ld,
+/* The gradient of column j of a row: (softmax - onehot) * scale, 0 past V. */
+static __device__ inline float xent_grad(float z, long j, float lse, int V, int tg, float scale)
+{
+    return j < V ? scale * (__expf(z - lse) - (j == tg ? 1.0f : 0.0f)) : 0.0f;
+}
+
+/* A row whose target is < 0: zero gradient, zero loss. */
+static __device__ inline bool xent_skip(uint16_t *d, float *loss, long n, long ld, int tg)
+{
+    if (tg >= 0)
+        return false;
+    for (long j = threadIdx.x; j < ld; j += blockDim.x)
+        d[j] = 0;
+    if (threadIdx.x == 0)
+        loss[n] = 0.0f;
+    return true;
+}
+
+__global__ void __launch_bounds__(XENT_THREADS)
+k_xent_smem(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
+            const int32_t *targets, int V, float scale)
+{
+    extern __shared__ uint4 row[]; /* [ld / 8] */
+    long n = blockIdx.x;
+    int tg = targets[n];
+    uint16_t *d = dlogits + n * ld; /* [ld] */
+    if (xent_skip(d, loss, n, ld, tg))
+        return;
+    const uint4 *z = (const uint4 *)(logits + n * ld); /* [ld / 8] */
+    int n8 = (int)(ld / 8), bs = (int)blockDim.x;
+    /* the row into shared memory, XENT_LOADS independent 16-byte loads in flight a thread */
+    for (int j0 = threadIdx.x; j0 < n8; j0 += XENT_LOADS * bs) {
+        uint4 w[XENT_LOADS];
+#pragma unroll
+        for (int u = 0; u < XENT_LOADS; u++)
+            if (j0 + u * bs < n8)
+                w[u] = z[j0 + u * bs];
+#pragma unroll
+        for (int u = 0; u < XENT_LOADS; u++)
+            if (j0 + u * bs < n8)
+                row[j0 + u * bs] = w[u];
+    }
+    /* each thread reads back only what it stored: no barrier needed before this */
+    float m = -INFINITY, s = 0.0f, f[8];
+    for (int j = threadIdx.x; j < n8; j += bs) {
+        unpack8(row[j], f);
+#pragma unroll
+        for (int u = 0; u < 8; u++)
+            if (8 * j + u < V)
+                lse_add(m, s, f[u]);
+    }
+    float lse = block_lse(m, s); /* its barrier orders every store before the reads below */
+    float ztg = bf16_lo(((const uint16_t *)row)[tg]);
+    for (int j = threadIdx.x; j < n8; j += blockDim.x) {
+        unpack8(row[j], f);
+#pragma unroll
+        for (int u = 0; u < 8; u++)
+            f[u] = xent_grad(f[u], 8L * j + u, lse, V, tg, scale);
+        ((uint4 *)d)[j] = pack8(f);
+    }
+    if (threadIdx.x == 0)
+        loss[n] = lse - ztg;
+}
+
+__global__ void __launch_bounds__(XENT_THREADS)
+k_xent(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld, const int32_t *targets,
+       int V, float scale)
+{
+    long n = blockIdx.x;
+    int tg = targets[n];
+    uint16_t *d = dlogits + n * ld; /* [ld] */
+    if (xent_skip(d, loss, n, ld, tg))
+        return;
+    const uint16_t *z = logits + n * ld; /* [V] */
+    float m = -INFINITY, s = 0.0f;
+    for (int j = threadIdx.x; j < V; j += blockDim.x)
+        lse_add(m, s, bf16_lo(z[j]));
+    float lse = block_lse(m, s);
+    float ztg = bf16_lo(z[tg]);
+    __syncthreads(); /* every thread has read z[tg] before any gradient overwrites it */
+    for (long j = threadIdx.x; j < ld; j += blockDim.x)
+        d[j] = f2bf(xent_grad(j < V ? bf16_lo(z[j]) : 0.0f, j, lse, V, tg, scale));
+    if (threadIdx.x == 0)
+        loss[n] = lse - ztg;
+}
+
+extern "C" int l720_dense_xent(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
                                const int32_t *targets, int N, int V, float scale, void *stream,
                                l720_err *err)
 {
-    k_xent<<<N, XENT_THREADS, 0, (cudaStream_t)stream>>>(dlogits, loss, logits, ld, targets, V,
-                                                         scale);
+    cudaStream_t s = (cudaStream_t)stream;
+    size_t shb = (size_t)ld * sizeof(uint16_t);
+    if (ld % 8 == 0 && shb <= XENT_SMEM_MAX && (uintptr_t)logits % 16 == 0 &&
+        (uintptr_t)dlogits % 16 == 0) {
+        static int opted = 0; /* the shared-memory limit raised once per process */
+        if (!opted) {
+            GPU_CK(cudaFuncSetAttribute(k_xent_smem, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        XENT_SMEM_MAX));
+            opted = 1;
+        }
+        k_xent_smem<<<N, XENT_THREADS, shb, s>>>(dlogits, loss, logits, ld, targets, V, scale);
+    } else {
+        k_xent<<<N, XENT_THREADS, 0, s>>>(dlogits, loss, logits, ld, targets, V, scale);
+    }
     GPU_LAUNCHED();
     return L720_OK;
 }
@@ -643,8 +705,9 @@ __global__ void k_embed_fwd(float *out, const int32_t *tok, const float *embed, 
     out[i] = embed[(long)tok[n] * C + i % C];
 }
 
-/* One block per vocabulary row that occurs: its gradient row is the sum of
- * the rows of dout at its positions, in position order (one writer). */
+/* One block per vocabulary row that occurs: the sum of the rows of dout at
+ * its positions, in position order, is added to its gradient row (one
+ * writer). */
 __global__ void k_embed_bwd(float *dembed, const float *dout, const int32_t *order,
                             const int32_t *run_start, const int32_t *run_tok, int C)
 {
@@ -654,7 +717,7 @@ __global__ void k_embed_bwd(float *dembed, const float *dout, const int32_t *ord
         float s = 0.0f;
         for (int i = i0; i < i1; i++)
             s += dout[(long)order[i] * C + c];
-        row[c] = s;
+        row[c] += s;
     }
 }
 

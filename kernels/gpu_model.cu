@@ -74,6 +74,15 @@ static void layout(l720_gpu_model *m)
     for (size_t i = 0; i < s.size(); i++) {
         off[i] = o;
         o += s[i].rows * s[i].cols;
+        /* gradients the backward sums into: the embedding rows (only those of
+         * tokens that occur are written) and the norm gains (+=); every other
+         * gradient is written whole by its product or kernel */
+        if (i == 0 || s[i].no_decay) {
+            if (!m->zero_runs.empty() && m->zero_runs.back().first + m->zero_runs.back().second == off[i])
+                m->zero_runs.back().second += s[i].rows * s[i].cols;
+            else
+                m->zero_runs.push_back(std::make_pair(off[i], s[i].rows * s[i].cols));
+        }
         if (!s[i].sparse) {
             int decay = !s[i].no_decay;
             if (!m->runs.empty() && m->runs.back().off + m->runs.back().len == off[i] &&
@@ -216,8 +225,8 @@ static int plan(l720_gpu_model *m, l720_err *err)
             if (m->dry)
                 m->need += l720_moe_gpu_workspace_bytes(m->max_N, (int)d, (int)H, l.E);
         } else {
-            size_t P = N * l.ph * l.pk, rows = (size_t)l.pn * l.pn;
-            TRY(alloc(m, &l.touched, P < rows ? P : rows, 0, err));
+            size_t rows = (size_t)l.pn * l.pn; /* the union over micro-batches: any row */
+            TRY(alloc(m, &l.touched, rows, 0, err));
             if (m->dry) {
                 l720_peer_dims pd = peer_dims(m, &l);
                 m->need += l720_peer_gpu_workspace_bytes(&pd) + GM_GEMM_WS;
@@ -241,7 +250,7 @@ static int plan(l720_gpu_model *m, l720_err *err)
     TRY(alloc(m, &m->cosb, T * d / NH / 2, 0, err));
     TRY(alloc(m, &m->sinb, T * d / NH / 2, 0, err));
     TRY(alloc(m, &m->lnf, N * d, 1, err));
-    TRY(alloc(m, &m->dlogits, N * Vp, 1, err));
+    m->dlogits = m->logits;
     if (!m->flash)
         TRY(alloc(m, &m->dS, NH * T * T, 1, err));
     TRY(alloc(m, &m->dresbf, N * d, 1, err));
@@ -251,8 +260,16 @@ static int plan(l720_gpu_model *m, l720_err *err)
         TRY(alloc(m, &m->dact, N * H, 1, err));
         TRY(alloc(m, &m->dh13, N * 2 * H, 1, err));
     }
-    if (m->has_peer)
+    if (m->has_peer) {
         TRY(alloc(m, &m->ffn16, N * d, 1, err));
+        m->peer_acc_len = 0;
+        for (const gm_layer &l : m->L)
+            if (l.kind == L720_FFN_PEER) {
+                size_t hd = (size_t)l.ph * l.pdk, len = hd * d + 2 * hd + hd * l.pn;
+                m->peer_acc_len = len > m->peer_acc_len ? len : m->peer_acc_len;
+            }
+        TRY(alloc(m, &m->peer_acc, m->peer_acc_len, 1, err));
+    }
     TRY(alloc(m, &m->tok, N, 0, err));
     TRY(alloc(m, &m->tgt, N, 0, err));
     TRY(alloc(m, &m->order, N, 0, err));
@@ -260,10 +277,8 @@ static int plan(l720_gpu_model *m, l720_err *err)
     TRY(alloc(m, &m->run_tok, N, 0, err));
     size_t npart = (size_t)m->n_chunks;
     for (const gm_layer &l : m->L)
-        if (l.kind == L720_FFN_PEER) {
-            size_t P = N * l.ph * l.pk, rows = (size_t)l.pn * l.pn;
-            npart += 2 * (P < rows ? P : rows);
-        }
+        if (l.kind == L720_FFN_PEER)
+            npart += 2 * (size_t)l.pn * l.pn;
     m->n_norm_part = npart;
     TRY(alloc(m, &m->norm_part, npart + 1, 0, err));
     TRY(alloc(m, &m->chunk_off, (size_t)m->n_chunks, 0, err));
@@ -564,7 +579,22 @@ extern "C" int l720_gpu_model_backward(l720_gpu_model *m, l720_err *err)
     if (!m->training || !m->have_targets)
         return l720_err_set(err, L720_EINPUT,
                             "gpu model: backward needs a training forward with targets first");
+    m->acc_beta = 0.0f;
     TRY(gm_backward(m, err));
     m->backward_done = 1;
     return L720_OK;
+}
+
+extern "C" int l720_gpu_model_backward_add(l720_gpu_model *m, l720_err *err)
+{
+    if (!m->training || !m->have_targets)
+        return l720_err_set(err, L720_EINPUT,
+                            "gpu model: backward_add needs a training forward with targets first");
+    if (!m->backward_done)
+        return l720_err_set(err, L720_EINPUT,
+                            "gpu model: backward_add needs a backward first (gradients to add to)");
+    m->acc_beta = 1.0f;
+    int rc = gm_backward(m, err);
+    m->acc_beta = 0.0f;
+    return rc;
 }

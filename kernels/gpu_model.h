@@ -68,6 +68,19 @@ int l720_gpu_model_forward(l720_gpu_model *m, const int32_t *tokens, const int32
 /* Gradient of loss + aux_loss of the last training forward (overwrites). */
 int l720_gpu_model_backward(l720_gpu_model *m, l720_err *err);
 
+/* Gradient accumulation: the same gradient ADDED to the gradients held
+ * (those of the last l720_gpu_model_backward and of any backward_add since),
+ * so that after a backward and K - 1 backward_adds over K micro-batches the
+ * gradients hold the sum of the K micro-gradients (grad_norm and AdamW then
+ * see that sum: scale by 1/K there for the mean). Weight-gradient products
+ * run with beta 1, nothing is cleared, the embedding, MoE and PEER dense
+ * gradients are summed into; PEER u and v: the rows touched in any
+ * micro-batch hold the sum of their row gradients, the touched list becomes
+ * the union (ascending, unique) that grad_norm and the lazy AdamW walk, and
+ * every other row stays 0. Deterministic (no atomics on summed values).
+ * Code 2 without an earlier backward since set_state / poison. */
+int l720_gpu_model_backward_add(l720_gpu_model *m, l720_err *err);
+
 /* L2 norm of the gradient as l720_grad_norm (untouched rows skipped). */
 int l720_gpu_model_grad_norm(l720_gpu_model *m, double *norm, l720_err *err);
 

@@ -31,7 +31,8 @@ struct gm_layer {
     l720_peer_gpu *peer;                      /* PEER: the layer's workspace */
     int pn, ph, pk, pdk;                      /* PEER n, heads, top-k, d_key */
     size_t o_u, o_v, buf_off;                 /* PEER u, v tensors; running stats in buffers */
-    int32_t *touched;  /* PEER: [min(N*h*k, n*n)] rows of u, v holding gradient, ascending */
+    int32_t *touched;  /* PEER: [n*n] rows of u, v holding gradient, ascending (with
+                          accumulation: the union over the micro-batches) */
     int n_touched;     /* their number (host) */
 };
 
@@ -48,6 +49,7 @@ struct l720_gpu_model {
     size_t o_embed, o_final, o_head;
     std::vector<gm_layer> L;
     std::vector<gm_run> runs; /* every non-sparse tensor, in layout order */
+    std::vector<std::pair<size_t, size_t>> zero_runs; /* (offset, floats) zeroed before a backward */
     int has_dense, has_moe, has_peer;
     int flash; /* 1: fused attention (kernels/flash_attn.h) for this head size */
     /* memory: with dry = 1 the allocation calls only add up `need` */
@@ -65,11 +67,12 @@ struct l720_gpu_model {
     float *buf;              /* [nbuf] PEER running statistics */
     uint64_t t;              /* AdamW steps taken */
     /* activations and scratch */
-    float *x_out, *rstdf, *logits, *loss_rows, *qkv, *y; /* [N,d] [N] [N,Vp] [N] [N,3d] [N,d] */
+    float *x_out, *rstdf, *loss_rows, *qkv, *y; /* [N,d] [N] [N] [N,3d] [N,d] */
     float *S, *dsum; /* batched attention: [NH,T,T] scores; fused: [B,NH,T] rowsum(dy*y) */
     float *dresid, *dln, *dqkv;  /* [N,d] [N,d] [N,3d] */
     float *part, *cosb, *sinb;                   /* RMSNorm partials, [T, hs/2] x2 */
-    uint16_t *lnf, *dlogits, *dS, *dresbf, *dattybf, *dqkvbf, *dact, *dh13, *ffn16;
+    uint16_t *logits, *dlogits; /* [N,Vp] one buffer: the gradient overwrites the logits */
+    uint16_t *lnf, *dS, *dresbf, *dattybf, *dqkvbf, *dact, *dh13, *ffn16;
     int32_t *tok, *tgt, *order, *run_start, *run_tok; /* [N] [N] [N] [N+1] [N] */
     double *norm_part;       /* gradient-norm partial sums */
     size_t n_norm_part;
@@ -82,6 +85,11 @@ struct l720_gpu_model {
     int B, T, training, have_targets, n_runs_tok;
     size_t n_targets;
     int backward_done;  /* gradients of a backward are in grad (for norm / AdamW) */
+    float acc_beta;     /* the backward running: 0 writes the gradients, 1 adds to them */
+    float *peer_acc;    /* [max PEER wq+gamma+beta+keys] a PEER layer's dense gradients
+                           before they are added (accumulating backward) */
+    size_t peer_acc_len;
+    std::vector<int32_t> h_old, h_new, h_union; /* host scratch of the touched-row union */
     int full_clear;     /* the next backward zeroes whole u, v gradients (not only old rows) */
 };
 

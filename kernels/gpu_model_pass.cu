@@ -2,13 +2,16 @@
  * gpu_model.h), block by block as trainer/model_pass.c. Products read bf16
  * (activations written by the kernels, weights from the bf16 copy pbf) and
  * write fp32 where the result is summed into or rotated (residual stream,
- * q/k/v, logits, gradients), bf16 where it feeds a pointwise kernel or the
- * next product (SwiGLU's h1|h3 and its gradient, the attention output's
- * gradient).
+ * q/k/v, gradients), bf16 where it feeds a pointwise kernel or the next
+ * product (SwiGLU's h1|h3 and its gradient, the attention output's gradient,
+ * the logits: cross-entropy reads them in fp32 and overwrites them with
+ * their gradient).
  *   dense FFN: w1, w3 adjacent, so x [W1; W3]^T is one product into h13;
  *   MoE FFN: l720_moe_gpu (adds into the residual, writes dx and gradients);
  *   PEER FFN: l720_peer_gpu (bf16 y and dx), the compact u/v row gradients
- *   expanded into the full layout (rows no token touched stay 0). */
+ *   expanded into the full layout (rows no token touched stay 0).
+ * Accumulation (l720_gpu_model_backward_add): every gradient site takes
+ * m->acc_beta (0 writes, 1 adds); see ffn_backward for MoE and PEER. */
 #include "kernels/gpu_model_impl.cuh"
 
 /* out[i] += bf16 in[i] */
@@ -25,6 +28,23 @@ __global__ void k_from_bf16(float *out, const uint16_t *in, size_t n)
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n)
         out[i] = __uint_as_float((uint32_t)in[i] << 16);
+}
+
+/* out[i] += in[i] */
+__global__ void k_add_f32(float *out, const float *in, size_t n)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n)
+        out[i] += in[i];
+}
+
+/* row ids[r] of g [*, d] += compact bf16 row r of rows [n, d] (ids unique) */
+__global__ void k_scatter_add_rows(float *g, const int32_t *ids, const uint16_t *rows, int d)
+{
+    float *row = g + (size_t)ids[blockIdx.x] * d;
+    const uint16_t *src = rows + (size_t)blockIdx.x * d;
+    for (int c = threadIdx.x; c < d; c += blockDim.x)
+        row[c] += __uint_as_float((uint32_t)src[c] << 16);
 }
 
 /* rows ids[r] of g [*, d] = 0 (r < n) */
@@ -140,7 +160,7 @@ int gm_forward(l720_gpu_model *m, int B, int T, int training, l720_err *err)
     }
     CALL(l720_dense_rmsnorm_fwd(m->lnf, m->rstdf, m->x_out, m->p + m->o_final, N, d, st, err));
     /* the head's bf16 copy has Vp rows, those past V zero (gpu_model.cu) */
-    GEMM(0, 1, N, m->Vp, d, m->lnf, d, m->pbf + m->o_head, d, 0.0f, m->logits, m->Vp);
+    GEMM_BF(0, 1, N, m->Vp, d, m->lnf, d, m->pbf + m->o_head, d, m->logits, m->Vp);
     float scale = m->n_targets ? 1.0f / (float)m->n_targets : 0.0f;
     CALL(l720_dense_xent(m->dlogits, m->loss_rows, m->logits, m->Vp, m->tgt, N, V, scale, st,
                          err));
@@ -165,12 +185,48 @@ static int peer_clear_rows(l720_gpu_model *m, gm_layer *L, l720_err *err)
     return L720_OK;
 }
 
+/* Accumulating: the new compact rows added into the rows held, and the
+ * touched list made the union of the old and the new ids (both ascending;
+ * merged on the host, which already waited for n). */
+static int peer_add_rows(l720_gpu_model *m, gm_layer *L, const int32_t *ids, const uint16_t *du,
+                         const uint16_t *dv, int n, l720_err *err)
+{
+    int d = m->c.d_model, n_old = L->n_touched;
+    k_scatter_add_rows<<<n, 256, 0, m->st>>>(m->grad + L->o_u, ids, du, d);
+    k_scatter_add_rows<<<n, 256, 0, m->st>>>(m->grad + L->o_v, ids, dv, d);
+    GPU_LAUNCHED();
+    m->h_old.resize((size_t)n_old);
+    m->h_new.resize((size_t)n);
+    if (n_old)
+        GPU_CK(cudaMemcpyAsync(m->h_old.data(), L->touched, (size_t)n_old * sizeof(int32_t),
+                               cudaMemcpyDeviceToHost, m->st));
+    GPU_CK(cudaMemcpyAsync(m->h_new.data(), ids, (size_t)n * sizeof(int32_t),
+                           cudaMemcpyDeviceToHost, m->st));
+    GPU_CK(cudaStreamSynchronize(m->st));
+    m->h_union.resize((size_t)n_old + n);
+    size_t i = 0, j = 0, u = 0;
+    while (i < (size_t)n_old || j < (size_t)n) {
+        int32_t a = i < (size_t)n_old ? m->h_old[i] : INT32_MAX;
+        int32_t b = j < (size_t)n ? m->h_new[j] : INT32_MAX;
+        m->h_union[u++] = a < b ? a : b;
+        i += a <= b;
+        j += b <= a;
+    }
+    GPU_CK(cudaMemcpyAsync(L->touched, m->h_union.data(), u * sizeof(int32_t),
+                           cudaMemcpyHostToDevice, m->st));
+    GPU_CK(cudaStreamSynchronize(m->st)); /* h_union is reused by the next layer */
+    L->n_touched = (int)u;
+    return L720_OK;
+}
+
 static int peer_expand_rows(l720_gpu_model *m, gm_layer *L, l720_err *err)
 {
     const int32_t *ids;
     const uint16_t *du, *dv;
     int n = 0, d = m->c.d_model;
     CALL(l720_peer_gpu_rows(L->peer, &ids, &du, &dv, &n, m->st, err));
+    if (m->acc_beta != 0.0f)
+        return n ? peer_add_rows(m, L, ids, du, dv, n, err) : L720_OK;
     L->n_touched = n;
     if (!n)
         return L720_OK;
@@ -192,11 +248,11 @@ static int ffn_backward(l720_gpu_model *m, gm_layer *L, int N, l720_err *err)
     case L720_FFN_DENSE: {
         size_t o13 = o, o2 = o + 2 * (size_t)H * d;
         GEMM_BF(0, 0, N, H, d, m->dresbf, d, m->pbf + o2, H, m->dact, H);
-        GEMM(1, 0, d, H, N, m->dresbf, d, L->act, H, 0.0f, m->grad + o2, H);
+        GEMM(1, 0, d, H, N, m->dresbf, d, L->act, H, m->acc_beta, m->grad + o2, H);
         CALL(l720_swiglu_bwd(m->dh13, m->dh13 + H, m->dact, L->h13, L->h13 + H, 2 * H, N, H,
                              m->st, err));
         GEMM(0, 0, N, d, 2 * H, m->dh13, 2 * H, m->pbf + o13, d, 0.0f, m->dln, d);
-        GEMM(1, 0, 2 * H, d, N, m->dh13, 2 * H, L->ln2, d, 0.0f, m->grad + o13, d);
+        GEMM(1, 0, 2 * H, d, N, m->dh13, 2 * H, L->ln2, d, m->acc_beta, m->grad + o13, d);
         break;
     }
     case L720_FFN_MOE: {
@@ -204,6 +260,7 @@ static int ffn_backward(l720_gpu_model *m, gm_layer *L, int N, l720_err *err)
         const float *router = m->p + o;
         const uint16_t *w1 = m->pbf + o + E * d, *w3 = w1 + EHd, *w2 = w3 + EHd;
         float *gr = m->grad + o, *g1 = gr + E * d, *g3 = g1 + EHd, *g2 = g3 + EHd;
+        l720_moe_gpu_set_grad_add(L->moe, m->acc_beta != 0.0f);
         CALL(l720_moe_gpu_backward(L->moe, m->g, m->dln, gr, g1, g3, g2, m->dresbf, L->ln2,
                                    router, w1, w3, w2, c->balance_coef, c->zloss_coef, m->st,
                                    err));
@@ -212,14 +269,19 @@ static int ffn_backward(l720_gpu_model *m, gm_layer *L, int N, l720_err *err)
     case L720_FFN_PEER: {
         size_t hd = (size_t)L->ph * L->pdk;
         l720_peer_weights w = peer_weights(m, L);
+        int acc = m->acc_beta != 0.0f; /* dense gradients via peer_acc, then added */
+        size_t n_dense = hd * d + 2 * hd + hd * L->pn; /* wq, gamma, beta, keys */
         l720_peer_grads g;
-        g.wq = m->grad + o;
+        g.wq = acc ? m->peer_acc : m->grad + o;
         g.gamma = g.wq + hd * d;
         g.beta = g.gamma + hd;
         g.keys = g.beta + hd;
-        CALL(peer_clear_rows(m, L, err));
+        if (!acc)
+            CALL(peer_clear_rows(m, L, err));
         CALL(l720_peer_gpu_backward(L->peer, &w, L->ln2, m->dresbf, m->ffn16, &g, m->st, err));
         k_from_bf16<<<blocks_for(Nd), 256, 0, m->st>>>(m->dln, m->ffn16, Nd);
+        if (acc)
+            k_add_f32<<<blocks_for(n_dense), 256, 0, m->st>>>(m->grad + o, m->peer_acc, n_dense);
         GPU_LAUNCHED();
         CALL(peer_expand_rows(m, L, err));
         break;
@@ -234,13 +296,16 @@ int gm_backward(l720_gpu_model *m, l720_err *err)
     int N = m->B * m->T, d = c->d_model, T = m->T, NH = c->n_heads, B = m->B;
     cudaStream_t st = m->st;
     size_t Nd = (size_t)N * d;
-    /* every gradient that is summed into (norm gains, embedding rows) starts at 0 */
-    for (const gm_run &r : m->runs)
-        GPU_CK(cudaMemsetAsync(m->grad + r.off, 0, r.len * 4, st));
+    /* every gradient that is summed into (norm gains, embedding rows) starts at 0,
+     * except when accumulating; the others are written whole */
+    if (m->acc_beta == 0.0f)
+        for (const auto &z : m->zero_runs)
+            GPU_CK(cudaMemsetAsync(m->grad + z.first, 0, z.second * 4, st));
     /* dlogits columns past V are 0, so the padded head rows add nothing to dx
      * and get a zero gradient in grad's tail past np */
     GEMM(0, 0, N, d, m->Vp, m->dlogits, m->Vp, m->pbf + m->o_head, d, 0.0f, m->dln, d);
-    GEMM(1, 0, m->Vp, d, N, m->dlogits, m->Vp, m->lnf, d, 0.0f, m->grad + m->o_head, d);
+    GEMM(1, 0, m->Vp, d, N, m->dlogits, m->Vp, m->lnf, d, m->acc_beta, m->grad + m->o_head,
+         d);
     GPU_CK(cudaMemsetAsync(m->dresid, 0, Nd * 4, st));
     /* each RMSNorm backward also leaves the bf16 copy of dresid for the next products */
     CALL(l720_dense_rmsnorm_bwd(m->dresid, m->dresbf, m->grad + m->o_final, m->part, m->dln,
@@ -252,7 +317,7 @@ int gm_backward(l720_gpu_model *m, l720_err *err)
                                     L->resid_mid, m->p + L->o_fn, L->rstd2, N, d, st, err));
         /* attention */
         GEMM_BF(0, 0, N, d, d, m->dresbf, d, m->pbf + L->o_wo, d, m->dattybf, d);
-        GEMM(1, 0, d, d, N, m->dresbf, d, L->attybf, d, 0.0f, m->grad + L->o_wo, d);
+        GEMM(1, 0, d, d, N, m->dresbf, d, L->attybf, d, m->acc_beta, m->grad + L->o_wo, d);
         if (m->flash)
             CALL(l720_flash_attn_bwd(m->dqkv, m->dsum, m->dattybf, L->attybf, L->lse, L->qkvbf, B,
                                      T, d, NH, st, err));
@@ -261,7 +326,8 @@ int gm_backward(l720_gpu_model *m, l720_err *err)
                                      d, NH, st, err));
         CALL(l720_dense_rope(m->dqkvbf, m->dqkv, m->cosb, m->sinb, B, T, NH, d / NH, -1, st, err));
         GEMM(0, 0, N, d, 3 * d, m->dqkvbf, 3 * d, m->pbf + L->o_wqkv, d, 0.0f, m->dln, d);
-        GEMM(1, 0, 3 * d, d, N, m->dqkvbf, 3 * d, L->ln1, d, 0.0f, m->grad + L->o_wqkv, d);
+        GEMM(1, 0, 3 * d, d, N, m->dqkvbf, 3 * d, L->ln1, d, m->acc_beta, m->grad + L->o_wqkv,
+             d);
         CALL(l720_dense_rmsnorm_bwd(m->dresid, l ? m->dresbf : NULL, m->grad + L->o_an, m->part,
                                     m->dln, L->resid, m->p + L->o_an, L->rstd1, N, d, st, err));
     }

@@ -31,6 +31,11 @@ TESTS += tests/test_gpu_model
 tests_test_gpu_model_SOURCES = tests/test_gpu_model.cu tests/gpu/host_bf16.h tests/gpu/gpu_check.h
 tests_test_gpu_model_LDADD = $(L720_LDADD) -lstdc++
 
+check_PROGRAMS += tests/test_gpu_accum
+TESTS += tests/test_gpu_accum
+tests_test_gpu_accum_SOURCES = tests/test_gpu_accum.cu tests/gpu/host_bf16.h tests/gpu/gpu_check.h
+tests_test_gpu_accum_LDADD = $(L720_LDADD) -lstdc++
+
 check_PROGRAMS += tests/test_gpu_moe
 TESTS += tests/test_gpu_moe
 tests_test_gpu_moe_SOURCES = tests/test_gpu_moe.cu tests/gpu/host_bf16.h tests/gpu/gpu_check.h
@@ -64,4 +69,4 @@ bench_bench_flash_LDADD = $(L720_LDADD) -lstdc++
 else
 TESTS += tests/test_gpu_nocuda.sh
 endif
-EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/run.sh tests/gpu/model_run.sh bench/model_h100_log.txt kernels/model_NOTES.md tests/gpu/moe_run.sh bench/moe_h100_log.txt kernels/moe_NOTES.md tests/gpu/flash_run.sh bench/flash_tune.sh bench/flash_h100_log.txt kernels/flash_NOTES.md bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_variants.sh bench/peer_torch.py
+EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/all_run.sh tests/gpu/accum_run.sh bench/kernel_profile.sh tests/gpu/run.sh tests/gpu/model_run.sh bench/model_h100_log.txt kernels/model_NOTES.md tests/gpu/moe_run.sh bench/moe_h100_log.txt kernels/moe_NOTES.md tests/gpu/flash_run.sh bench/flash_tune.sh bench/flash_h100_log.txt kernels/flash_NOTES.md bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_variants.sh bench/peer_torch.py

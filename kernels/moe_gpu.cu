@@ -32,6 +32,7 @@ struct l720_moe_gpu {
     int max_N, C, H, E, R; /* R: expert-major rows of the workspace */
     int nch;               /* token chunks of MOE_CHUNK for the sort */
     int tight;
+    int grad_add;          /* 1: backward adds into the weight gradients */
     /* last forward */
     int N, padded, capS, used; /* used: rows of the products */
     int *hcnt;                 /* pinned [E + 1]: loads, largest load */
@@ -175,6 +176,7 @@ extern "C" l720_moe_gpu *l720_moe_gpu_new(int max_N, int C, int H, int E, l720_e
 }
 
 extern "C" void l720_moe_gpu_set_tight(l720_moe_gpu *m, int tight) { m->tight = tight != 0; }
+extern "C" void l720_moe_gpu_set_grad_add(l720_moe_gpu *m, int add) { m->grad_add = add != 0; }
 extern "C" int l720_moe_gpu_rows(const l720_moe_gpu *m) { return m->used; }
 extern "C" const float *l720_moe_gpu_aux(const l720_moe_gpu *m) { return m->aux; }
 extern "C" const int32_t *l720_moe_gpu_expert(const l720_moe_gpu *m) { return m->expert; }
@@ -235,7 +237,7 @@ static int egemm(l720_moe_gpu *m, l720_gemm *g, int ta, int tb, int rows_k, int 
         long oa = A.wst ? e * A.wst : r0 * A.ld, ob = B.wst ? e * B.wst : r0 * B.ld;
         long oc = Cm.wst ? e * Cm.wst : r0 * Cm.ld;
         if (!rows) {
-            if (rows_k) /* a weight gradient of an expert without tokens */
+            if (rows_k && beta == 0.0f) /* a weight gradient of an expert without tokens */
                 GPU_CK(cudaMemsetAsync((char *)at(&Cm, oc), 0, (size_t)d1 * d2 * Cm.esz, s));
             continue;
         }
@@ -340,6 +342,9 @@ extern "C" int l720_moe_gpu_backward(l720_moe_gpu *m, l720_gemm *g, float *dx, f
     const char *nm[3] = {"dx", "dout", "x"};
     if (check_aligned(ptr, nm, 3, err))
         return err->code;
+    float gb = m->grad_add ? 1.0f : 0.0f; /* beta of the weight-gradient products */
+    if (N == 0 && m->grad_add)
+        return L720_OK;
     if (N == 0) {
         GPU_CK(cudaMemsetAsync(dw1, 0, wsz, s));
         GPU_CK(cudaMemsetAsync(dw3, 0, wsz, s));
@@ -356,12 +361,12 @@ extern "C" int l720_moe_gpu_backward(l720_moe_gpu *m, l720_gemm *g, float *dx, f
          * dxs = dh1 W1_e + dh3 W3_e */
         if (egemm(m, g, 0, 0, 0, H, C, rowsb(m->dys, C, 2), wts(w2, H, (long)C * H, 2), 0.0f,
                   rowsb(m->dact, H, 2), s, err) ||
-            egemm(m, g, 1, 0, 1, C, H, rowsb(m->dys, C, 2), rowsb(m->act, H, 2), 0.0f,
+            egemm(m, g, 1, 0, 1, C, H, rowsb(m->dys, C, 2), rowsb(m->act, H, 2), gb,
                   wts(dw2, H, (long)C * H, 4), s, err) ||
             l720_swiglu_bwd(m->dh1, m->dh3, m->dact, m->h1, m->h3, H, m->used, H, s, err) ||
-            egemm(m, g, 1, 0, 1, H, C, rowsb(m->dh1, H, 2), rowsb(m->xs, C, 2), 0.0f,
+            egemm(m, g, 1, 0, 1, H, C, rowsb(m->dh1, H, 2), rowsb(m->xs, C, 2), gb,
                   wts(dw1, C, (long)H * C, 4), s, err) ||
-            egemm(m, g, 1, 0, 1, H, C, rowsb(m->dh3, H, 2), rowsb(m->xs, C, 2), 0.0f,
+            egemm(m, g, 1, 0, 1, H, C, rowsb(m->dh3, H, 2), rowsb(m->xs, C, 2), gb,
                   wts(dw3, C, (long)H * C, 4), s, err) ||
             egemm(m, g, 0, 0, 0, C, H, rowsb(m->dh1, H, 2), wts(w1, C, (long)H * C, 2), 0.0f,
                   rowsb(m->dxs, C, 4), s, err) ||
@@ -375,7 +380,7 @@ extern "C" int l720_moe_gpu_backward(l720_moe_gpu *m, l720_gemm *g, float *dx, f
                        balance_coef, zloss_coef, s, err) ||
         l720_gemm_f32(g, 0, 0, N, C, E, 1.0f, m->dz, E, 0, router, C, 0, 1.0f, dx, C, 0, 1, s,
                       err) ||
-        moe_drouter(drouter, m->drpart, m->dz, x, N, E, C, s, err))
+        moe_drouter(drouter, m->drpart, m->dz, x, N, E, C, m->grad_add, s, err))
         return err->code;
     return L720_OK;
 }

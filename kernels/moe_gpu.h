@@ -70,6 +70,11 @@ int l720_moe_gpu_backward(l720_moe_gpu *m, l720_gemm *g, float *dx, float *drout
                           const uint16_t *w2, float balance_coef, float zloss_coef, void *stream,
                           l720_err *err);
 
+/* Gradient accumulation: add != 0 makes the next backwards ADD their
+ * drouter, dw1, dw3, dw2 to what those arrays hold (beta 1 in the products;
+ * nothing cleared); dx is written either way. Default 0: written. */
+void l720_moe_gpu_set_grad_add(l720_moe_gpu *m, int add);
+
 /* Layout of the expert rows (kernels/moe_gpu.cu): tight != 0 makes each
  * training forward read the largest expert load back to the host (one
  * synchronisation) and pad every expert only to it instead of to the

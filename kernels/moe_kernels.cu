@@ -121,7 +121,7 @@ __global__ void k_drouter_part(float *part, const float *dz, const uint4 *x, int
     }
 }
 
-__global__ void k_drouter_sum(float *dr, const float *part, int nch, size_t n)
+__global__ void k_drouter_sum(float *dr, const float *part, int nch, size_t n, int add)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n)
@@ -129,18 +129,18 @@ __global__ void k_drouter_sum(float *dr, const float *part, int nch, size_t n)
     float t = 0.0f;
     for (int c = 0; c < nch; c++)
         t += part[(size_t)c * n + i];
-    dr[i] = t;
+    dr[i] = add ? dr[i] + t : t;
 }
 
 int moe_drouter(float *drouter, float *part, const float *dz, const uint16_t *x, int N, int E,
-                int C, cudaStream_t s, l720_err *err)
+                int C, int add, cudaStream_t s, l720_err *err)
 {
     int nch = (N + MOE_DR_CHUNK - 1) / MOE_DR_CHUNK;
     dim3 grid((unsigned)nch, (unsigned)((E + LG_EXP - 1) / LG_EXP));
     k_drouter_part<<<grid, 128, 0, s>>>(part, dz, (const uint4 *)x, N, E, C / 8);
     GPU_LAUNCHED();
     size_t n = (size_t)E * C;
-    k_drouter_sum<<<nblk(n, 256), 256, 0, s>>>(drouter, part, nch, n);
+    k_drouter_sum<<<nblk(n, 256), 256, 0, s>>>(drouter, part, nch, n, add);
     GPU_LAUNCHED();
     return L720_OK;
 }

@@ -20,10 +20,11 @@ extern "C" {
 int moe_logits(float *z, const uint16_t *x, const float *router, int N, int E, int C,
                cudaStream_t s, l720_err *err);
 
-/* drouter [E, C] = dz^T x in fp32 (written); part: [ceil(N / MOE_DR_CHUNK),
- * E, C] scratch of partial sums over token chunks, added in chunk order. */
+/* drouter [E, C] = dz^T x in fp32 (written; add != 0: added to); part:
+ * [ceil(N / MOE_DR_CHUNK), E, C] scratch of partial sums over token chunks,
+ * added in chunk order. */
 int moe_drouter(float *drouter, float *part, const float *dz, const uint16_t *x, int N, int E,
-                int C, cudaStream_t s, l720_err *err);
+                int C, int add, cudaStream_t s, l720_err *err);
 
 /* probs [N, E]: logits in, softmax out; lse [N]; expert [N] = argmax
  * (lowest index on ties). */

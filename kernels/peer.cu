@@ -19,6 +19,10 @@
 #ifndef PEER_OVERLAP
 #define PEER_OVERLAP 1
 #endif
+/* 1: the dU pass on the sub-key side stream, concurrent with dx */
+#ifndef PEER_DU_SIDE
+#define PEER_DU_SIDE 1
+#endif
 
 /* Runs of equal keys over a sorted array. */
 typedef struct peer_runs {
@@ -43,11 +47,12 @@ struct l720_peer_gpu {
     int *ti;                    /* [T, 2h, k] */
     int *ids;                   /* [P] expert per pair */
     float *gate, *act;          /* [P] */
-    float *gate_s, *act_s, *dc_s, *da_s; /* [P] at the pairs' sorted positions */
+    float *gate_s, *act_s, *dc_s, *da_s; /* [P] at the pairs' sorted positions (act_s, dc_s: [slices, P]) */
     int *iota;                  /* [2P] 0, 1, 2, ... */
     int *skey, *sp;             /* [P] sorted expert ids, pair ids */
     peer_runs er;               /* runs of experts */
-    float *dc, *da, *ds;        /* [P] */
+    float *dc, *da;             /* [P] */
+    float *dsk;                 /* [2P] sub-key entry coefficients (summed score gradients) */
     uint16_t *du, *dv;          /* [er.max, d] bf16 row gradients */
     float *dqn;                 /* [T, HD] */
     uint16_t *dq;               /* [T, HD] bf16 */
@@ -112,18 +117,19 @@ static int bits_for(long x)
     X(q, float, T * HD) X(mean, float, HD) X(rstd, float, HD) X(qn, float, T * HD)           \
     X(S, float, 2 * h * T * n) X(tv, float, T * 2 * h * k) X(ti, int, T * 2 * h * k)             \
     X(ids, int, P) X(gate, float, P) X(act, float, P) X(iota, int, 2 * P) X(skey, int, P)        \
-    X(sp, int, P) X(dc, float, P) X(da, float, P) X(ds, float, P) X(du, uint16_t, er_max * d)       \
+    X(sp, int, P) X(dc, float, P) X(da, float, P) X(dsk, float, 2 * P) X(du, uint16_t, er_max * d)       \
     X(dv, uint16_t, er_max * d) X(dqn, float, T * HD) X(dq, uint16_t, T * HD) X(k2, int, 2 * P)      \
     X(k2s, int, 2 * P) X(e2s, int, 2 * P) X(dxq, float, T * d)                        \
     X(part, float, PEER_COL_RB * HD * 2) X(bnsum, float, 2 * HD)                  \
     X(k3, uint16_t, 2 * h * n * K3) X(qs, uint16_t, T * 2 * h * K3)                               \
-    X(gate_s, float, P) X(act_s, float, P) X(dc_s, float, P) X(da_s, float, P)
+    X(gate_s, float, P) X(act_s, float, P * PEER_EXP_SLICES) X(dc_s, float, P * PEER_EXP_SLICES) \
+    X(da_s, float, P)
 
 #define PEER_LOCALS(m)                                                                             \
     const size_t T = (size_t)(m)->tokens, d = (size_t)(m)->d, n = (size_t)(m)->n,                 \
                  h = (size_t)(m)->heads, k = (size_t)(m)->topk, HD = h * (size_t)(m)->d_key;      \
     const size_t P = T * h * k, N = n * n, K3 = PEER_K3((size_t)(m)->d_key / 2);                \
-    const size_t er_max = P < N ? P : N, kr_max = 2 * P < 2 * h * n ? 2 * P : 2 * h * n;          \
+    const size_t er_max = P < N ? P : N, kr_max = 2 * P < 2 * h * n + 1 ? 2 * P : 2 * h * n + 1;          \
     (void)er_max;                                                                                 \
     (void)K3;                                                                                     \
     (void)kr_max
@@ -213,7 +219,7 @@ l720_peer_gpu *l720_peer_gpu_new(const l720_peer_dims *dims, l720_err *err)
     p->N = dims->n * dims->n;
     p->Pmax = (long)dims->tokens * dims->heads * dims->topk;
     p->key_bits = bits_for(p->N);
-    p->key2_bits = bits_for(2L * dims->heads * dims->n);
+    p->key2_bits = bits_for(2L * dims->heads * dims->n + 1); /* 2 h n: no sub-key */
     size_t free_b = 0, total_b = 0;
     size_t need = l720_peer_gpu_workspace_bytes(dims);
     if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
@@ -273,7 +279,7 @@ static int sort_runs(l720_peer_gpu *p, const int *keys, int *skeys, int *svals, 
 
 static peer_sorted sorted_pairs(l720_peer_gpu *p, int P)
 {
-    peer_sorted ps = {p->er.id, p->er.off, p->er.cnt, p->er.n, p->er.max, p->sp, P};
+    peer_sorted ps = {p->er.off, p->er.n, p->er.max, p->sp, p->skey, P};
     return ps;
 }
 
@@ -353,24 +359,25 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
         GPU_CK(cudaEventRecord(p->fork[0], s));
         GPU_CK(cudaStreamWaitEvent(sr, p->fork[0], 0));
     }
-    peer_expert_du(&ps, x, d, h * k, p->da_s, p->du, s);
+    const int du_side = overlap && PEER_DU_SIDE;
+    if (du_side)
+        GPU_CK(cudaStreamWaitEvent(sk, p->fork[0], 0));
+    peer_expert_du(&ps, x, d, h * k, p->da_s, p->du, du_side ? sk : s);
     GPU_LAUNCHED();
     mark(p, "bwd dU (expert-major)", s);
-    peer_route_bwd(p->ids, p->gate, p->act, p->dc, w->keys, T, h, n, k, m->d_key, p->ds, p->dqn,
-                   sr);
+    peer_route_bwd(p->ids, p->gate, p->act, p->dc, w->keys, T, h, n, k, m->d_key, p->k2, p->dsk,
+                   p->dqn, sr);
     GPU_LAUNCHED();
     mark(p, "bwd score + query grads", s);
     if (overlap) {
         GPU_CK(cudaEventRecord(p->fork[1], sr));
         GPU_CK(cudaStreamWaitEvent(sk, p->fork[1], 0));
     }
-    peer_subkey_keys(p->ids, P, h, n, k, p->k2, sk);
-    GPU_LAUNCHED();
     if (sort_runs(p, p->k2, p->k2s, p->e2s, 2 * P, p->key2_bits, &p->kr, sk, err))
         return err->code;
     mark(p, "bwd sub-key sort", s);
     GPU_CK(cudaMemsetAsync(g->keys, 0, (size_t)2 * h * n * p->dk2 * sizeof(float), sk));
-    peer_subkey_grad(p->kr.id, p->kr.off, p->kr.cnt, p->kr.n, p->kr.max, p->e2s, p->ds, p->qn, n,
+    peer_subkey_grad(p->kr.id, p->kr.off, p->kr.cnt, p->kr.n, p->kr.max, p->e2s, p->dsk, p->qn, n,
                      h, k, m->d_key, g->keys, sk);
     GPU_LAUNCHED();
     mark(p, "bwd sub-key grads", s);

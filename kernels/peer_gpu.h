@@ -28,9 +28,10 @@
  *
  * Determinism: no atomics anywhere. The backward sorts the (token, expert)
  * pairs by expert with a stable radix sort; each touched row of U and V gets
- * its gradient from one warp that walks that expert's pairs in token order,
- * and writes it once. Sub-key gradients are formed the same way. Two runs on
- * the same inputs give bitwise-identical outputs.
+ * its gradient from one thread block (per column slice) that walks that
+ * expert's pairs in token order and writes it once. Sub-key gradients are
+ * formed the same way. Two runs on the same inputs give bitwise-identical
+ * outputs.
  *
  * Sparse gradients: the U and V gradients are returned compactly, one row per
  * touched expert: rows [n_touched, d] in the order of touched_ids (ascending).

@@ -36,16 +36,23 @@ void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int
 void peer_topk_combine(const float *val, const int *idx, int T, int h, int n, int k, int *ids,
                        float *gates, cudaStream_t s);
 
-/* The (token, expert) pairs sorted by expert: sp [P] pair ids; runs of
- * run_cnt[r] pairs of expert run_id[r] from sorted position run_off[r]
- * (*nruns runs, at most maxruns). */
+/* The (token, expert) pairs sorted by expert: sorted position i holds pair
+ * sp[i] of expert skey[i]; run r < *nruns (a touched expert, ascending)
+ * starts at run_off[r]; maxruns bounds *nruns. */
 typedef struct peer_sorted {
-    const int *run_id, *run_off, *run_cnt, *nruns;
+    const int *run_off, *nruns;
     int maxruns;
-    const int *sp;
+    const int *sp, *skey;
     int P;
 } peer_sorted;
 
+/* Column slices of the expert-major passes (the slowest grid dimension, so
+ * that the slice of the gathered token rows stays in L2); act_s and dc_s
+ * hold PEER_EXP_SLICES partial arrays of P. */
+#ifndef PEER_EXP_SLICES
+#define PEER_EXP_SLICES 4
+#endif
+int peer_exp_slices(int d);
 /* Expert-major: act[p] = u_e . x_t; also act_s, gate_s [P] at the sorted positions. */
 int peer_expert_act(const peer_sorted *ps, const uint16_t *u, const uint16_t *x, int d, int hk,
                     const float *gate, float *act, float *act_s, float *gate_s, cudaStream_t s);
@@ -62,16 +69,18 @@ int peer_expert_dv(const peer_sorted *ps, const uint16_t *v, const uint16_t *dy,
 int peer_expert_du(const peer_sorted *ps, const uint16_t *x, int d, int hk, const float *da_s,
                    uint16_t *du, cudaStream_t s);
 
-/* Routing backward per (t, head): ds [P] (score gradients) and dqn [T, HD]. */
+/* Routing backward per (t, head): dqn [T, HD] and the sub-key entries
+ * 2p + half of the pairs: key2 (2j + half) * n + i_half, or 2 h n where an
+ * earlier slot of the same (t, head) has that sub-key, and dsk, the sum of
+ * the score gradients of the slots that share it (0 for the 2 h n ones). */
 void peer_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
-                    const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
-                    float *dqn, cudaStream_t s);
-/* Sub-key entry keys: key[2p + half] = (2j + half) * n + i_half. */
-void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cudaStream_t s);
+                    const uint16_t *keys, int T, int h, int n, int k, int dk, int *key2,
+                    float *dsk, float *dqn, cudaStream_t s);
 /* dK rows of the touched sub-keys (runs over the sorted entries se; entry
- * key (2j + half) * n + i, which is also the row of K [h, 2, n, dk/2]). */
+ * key (2j + half) * n + i, which is also the row of K [h, 2, n, dk/2]; runs
+ * of key 2 h n are skipped). */
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
-                      const int *nruns, int maxruns, const int *se, const float *ds,
+                      const int *nruns, int maxruns, const int *se, const float *dsk,
                       const float *qn, int n, int h, int k, int dk, float *dkeys,
                       cudaStream_t s);
 /* BatchNorm backward: dgamma, dbeta [C] (always written) and dq [T, C] bf16;

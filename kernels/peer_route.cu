@@ -116,7 +116,7 @@ void peer_bn_apply(const float *q, const float *mean, const float *rstd, const f
  * of 4): 16-byte loads, lane l holding columns 128 i + 4 l .. +4 (the
  * result depends only on the (value, column) pairs, not on where they sit). */
 #ifndef PEER_TOPK_MINB
-#define PEER_TOPK_MINB 4 /* blocks of 256 an SM: 64 registers (a few spilled), 32 warps resident */
+#define PEER_TOPK_MINB 2 /* blocks of 256 an SM: no spills (at 3 or 4 a few spill, slower) */
 #endif
 template <bool VEC>
 __global__ void __launch_bounds__(256, PEER_TOPK_MINB) k_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx)
@@ -147,7 +147,7 @@ __global__ void __launch_bounds__(256, PEER_TOPK_MINB) k_topk_rows(const float *
             v[i] = c < n ? s[c] : -INFINITY;
         }
     }
-    __shared__ float sm[8][TOPK_SMEM];
+    __shared__ __align__(16) float sm[8][TOPK_SMEM];
     float ov;
     int ok;
     if (VEC)
@@ -172,41 +172,62 @@ void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int
         k_topk_rows<false><<<blocks, 256, 0, s>>>(S, nb, T, n, k, val, idx);
 }
 
-/* One warp per (t, head): k*k <= 32*MAXP candidate sums, MAXP per lane
- * (MAXP 8 when k <= 16: the ranking loops then skip 24 empty slots a lane). */
+/* One warp per (t, head). Candidates: the sums s1[a] + s2[b] of the two
+ * halves' sorted top-k lists with (a + 1)(b + 1) <= k only: every other sum
+ * has at least k sums at least as large (a' <= a, b' <= b), so it cannot be
+ * among the k best (up to rounding ties). That is sum over a of k / a
+ * candidates (50 for k = 16 instead of 256), at most 32 * MAXP, MAXP a lane;
+ * the block's warp 0 lists them as (a, b) in shared memory. */
 template <int MAXP>
 __global__ void k_topk_combine(const float *val, const int *idx, int T, int h, int n, int k,
                                int *ids, float *gates)
 {
+    __shared__ unsigned short tab[32 * MAXP];
+    __shared__ int s_ncand;
     const int tj = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
+    if (threadIdx.x < 32) {
+        const int cnt = lane < k ? k / (lane + 1) : 0;
+        int incl = cnt;
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const int y = __shfl_up_sync(0xffffffffu, incl, o);
+            if (lane >= o)
+                incl += y;
+        }
+        for (int b = 0; b < cnt; b++)
+            tab[incl - cnt + b] = (unsigned short)(lane << 8 | b);
+        if (lane == 31)
+            s_ncand = incl;
+    }
+    __syncthreads();
     if (tj >= T * h)
         return;
+    const int ncand = s_ncand;
     const int t = tj / h, j = tj % h;
     /* lane a < k holds the a-th of each half's top-k; candidates by shuffles */
     const size_t o = ((size_t)t * 2 * h + 2 * j) * k;
     const float r1 = lane < k ? val[o + lane] : 0.0f, r2 = lane < k ? val[o + k + lane] : 0.0f;
     const int q1 = lane < k ? idx[o + lane] : 0, q2 = lane < k ? idx[o + k + lane] : 0;
-    const int iters = (k * k + 31) / 32;
     float v[MAXP];
     topk_keys<MAXP> key;
 #pragma unroll
     for (int i = 0; i < MAXP; i++) {
         v[i] = -INFINITY;
         key.a[i] = INT_MAX;
-        if (i < iters) { /* warp-uniform */
-            const int c = i * 32 + lane, a = c / k, bb = c % k;
-            const float s1 = __shfl_sync(0xffffffffu, r1, a & 31);
+        if (i * 32 < ncand) { /* warp-uniform */
+            const int c = i * 32 + lane, e = c < ncand ? tab[c] : 0, a = e >> 8, bb = e & 255;
+            const float s1 = __shfl_sync(0xffffffffu, r1, a);
             const float s2 = __shfl_sync(0xffffffffu, r2, bb);
-            const int j1 = __shfl_sync(0xffffffffu, q1, a & 31);
+            const int j1 = __shfl_sync(0xffffffffu, q1, a);
             const int j2 = __shfl_sync(0xffffffffu, q2, bb);
-            if (c < k * k) {
+            if (c < ncand) {
                 v[i] = s1 + s2;
                 key.a[i] = j1 * n + j2;
             }
         }
     }
-    __shared__ float sm[8][TOPK_SMEM];
+    __shared__ __align__(16) float sm[8][TOPK_SMEM];
     float ov;
     int ok;
     warp_topk_fast<MAXP>(v, key, k, sm[threadIdx.x >> 5], &ov, &ok);
@@ -225,10 +246,15 @@ void peer_topk_combine(const float *val, const int *idx, int T, int h, int n, in
 {
     long warps = (long)T * h;
     const unsigned blocks = (unsigned)((warps * 32 + 255) / 256);
-    if (k * k <= 8 * 32)
-        k_topk_combine<8><<<blocks, 256, 0, s>>>(val, idx, T, h, n, k, ids, gates);
+    int ncand = 0;
+    for (int a = 1; a <= k; a++)
+        ncand += k / a;
+    if (ncand <= 2 * 32)
+        k_topk_combine<2><<<blocks, 256, 0, s>>>(val, idx, T, h, n, k, ids, gates);
+    else if (ncand <= 4 * 32)
+        k_topk_combine<4><<<blocks, 256, 0, s>>>(val, idx, T, h, n, k, ids, gates);
     else
-        k_topk_combine<32><<<blocks, 256, 0, s>>>(val, idx, T, h, n, k, ids, gates);
+        k_topk_combine<8><<<blocks, 256, 0, s>>>(val, idx, T, h, n, k, ids, gates);
 }
 
 __global__ void k_bf16_to_f32(const uint16_t *a, size_t n, float *o)

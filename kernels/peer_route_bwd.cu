@@ -4,14 +4,25 @@
 #include "gpu_util.cuh"
 #include "peer_kernels.cuh"
 
+/* 1: one sub-key entry per distinct sub-key of a (token, head) (below); 0:
+ * one per pair and half */
+#ifndef PEER_SUBKEY_MERGE
+#define PEER_SUBKEY_MERGE 1
+#endif
+
 /* One warp per (t, head): lane s < k holds slot s. The query gradient
  * dqn[half c] = sum over slots (in slot order) ds K[half][i_half][c]: lane l
  * holds columns 2l, 2l+1 (PAIR: dk2 even, 4-byte key loads) or l; the key
- * loads of all KM >= k slots of both halves are issued before the sums. */
+ * loads of all KM >= k slots of both halves are issued before the sums.
+ * Sub-key entries (2 per pair, one per half): the first slot of each
+ * distinct sub-key of a half carries the sum, in slot order, of ds over the
+ * slots that share it (key (2j + half) n + i); the others get the key 2 h n
+ * (sorted last, skipped) and 0, so that the sub-key gradients gather each
+ * query half once per (token, head) and sub-key. */
 template <bool PAIR, int KM>
 __global__ void k_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
-                            const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
-                            float *dqn)
+                            const uint16_t *keys, int T, int h, int n, int k, int dk, int *key2,
+                            float *dsk, float *dqn)
 {
     const int tj = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
@@ -28,9 +39,31 @@ __global__ void k_route_bwd(const int *ids, const float *gate, const float *act,
     }
     const float gdg = warp_sum(g * dg);
     const float dsl = g * (dg - gdg);
-    if (lane < k)
-        ds[p] = dsl;
     const int i1l = id / n, i2l = id - i1l * n;
+    {
+        float s1 = 0.0f, s2 = 0.0f;
+        bool first1 = true, first2 = true;
+#pragma unroll
+        for (int sl = 0; sl < KM; sl++) {
+            const float dv = __shfl_sync(0xffffffffu, dsl, sl);
+            const int a = __shfl_sync(0xffffffffu, i1l, sl), b = __shfl_sync(0xffffffffu, i2l, sl);
+            if (sl < k && (PEER_SUBKEY_MERGE ? a == i1l : sl == lane)) {
+                s1 += dv;
+                first1 = first1 && sl >= lane;
+            }
+            if (sl < k && (PEER_SUBKEY_MERGE ? b == i2l : sl == lane)) {
+                s2 += dv;
+                first2 = first2 && sl >= lane;
+            }
+        }
+        if (lane < k) {
+            const int none = 2 * h * n;
+            key2[2 * p] = first1 ? 2 * j * n + i1l : none;
+            key2[2 * p + 1] = first2 ? (2 * j + 1) * n + i2l : none;
+            dsk[2 * p] = first1 ? s1 : 0.0f;
+            dsk[2 * p + 1] = first2 ? s2 : 0.0f;
+        }
+    }
     const uint16_t *ka = keys + (size_t)(2 * j) * n * dk2, *kb = ka + (size_t)n * dk2;
     float *o = dqn + (size_t)t * HD + (size_t)j * dk;
     for (int c0 = 0; c0 < dk2; c0 += PAIR ? 64 : 32) { /* all lanes iterate: shuffles converged */
@@ -75,13 +108,14 @@ __global__ void k_route_bwd(const int *ids, const float *gate, const float *act,
 }
 
 void peer_route_bwd(const int *ids, const float *gate, const float *act, const float *dc,
-                    const uint16_t *keys, int T, int h, int n, int k, int dk, float *ds,
-                    float *dqn, cudaStream_t s)
+                    const uint16_t *keys, int T, int h, int n, int k, int dk, int *key2,
+                    float *dsk, float *dqn, cudaStream_t s)
 {
     const long warps = (long)T * h;
     const unsigned blocks = (unsigned)((warps * 32 + 255) / 256);
 #define L(PAIR, KM)                                                                                \
-    k_route_bwd<PAIR, KM><<<blocks, 256, 0, s>>>(ids, gate, act, dc, keys, T, h, n, k, dk, ds, dqn)
+    k_route_bwd<PAIR, KM><<<blocks, 256, 0, s>>>(ids, gate, act, dc, keys, T, h, n, k, dk, key2,  \
+                                                 dsk, dqn)
     const bool pair = (dk / 2) % 2 == 0;
     if (k <= 16) {
         if (pair)
@@ -97,23 +131,8 @@ void peer_route_bwd(const int *ids, const float *gate, const float *act, const f
 #undef L
 }
 
-__global__ void k_subkey_keys(const int *ids, int P, int h, int n, int k, int *key)
-{
-    for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < P; p += gridDim.x * blockDim.x) {
-        const int j = (p / k) % h, id = ids[p];
-        key[2 * p] = (2 * j) * n + id / n;
-        key[2 * p + 1] = (2 * j + 1) * n + id % n;
-    }
-}
-
-void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cudaStream_t s)
-{
-    int blocks = (P + 255) / 256 < 4096 ? (P + 255) / 256 : 4096;
-    k_subkey_keys<<<blocks, 256, 0, s>>>(ids, P, h, n, k, key);
-}
-
-/* One warp per touched sub-key row: dK[row] = sum over entries ds_p qn_t[half],
- * in entry order; lane l holds columns l + 32 c, c < NC. The entries' tokens
+/* One warp per touched sub-key row: dK[row] = sum over entries dsk_e qn_t[half],
+ * in entry order (runs of key 2 h n: none); lane l holds columns l + 32 c, c < NC. The entries' tokens
  * and ds are fetched 32 at a time, one per lane, and broadcast; the next 32
  * entries are fetched while this chunk's query rows are in flight, and
  * SUBKEY_UNROLL query rows are loaded together (a touched sub-key has ~T h k /
@@ -121,7 +140,7 @@ void peer_subkey_keys(const int *ids, int P, int h, int n, int k, int *key, cuda
 #define SUBKEY_UNROLL 16
 template <int NC>
 __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
-                              const int *nruns, const int *se, const float *ds, const float *qn,
+                              const int *nruns, const int *se, const float *dsk, const float *qn,
                               int n, int h, int k, int dk, float *dkeys)
 {
     const int w = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
@@ -129,6 +148,8 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
     if (w >= *nruns)
         return;
     const int row = run_id[w], beg = run_off[w], end = beg + run_cnt[w];
+    if (row >= 2 * h * n)
+        return;
     const int b = row / n, dk2 = dk / 2, HD = h * dk, hk = h * k;
     float acc[NC];
 #pragma unroll
@@ -137,8 +158,8 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
     int mye = beg + lane < end ? se[beg + lane] : 0;
     for (int base = beg; base < end; base += 32) {
         const int m = min(32, end - base);
-        const int p = mye >> 1, myt = p / hk;
-        const float myd = lane < m ? ds[p] : 0.0f;
+        const int myt = (mye >> 1) / hk;
+        const float myd = lane < m ? dsk[mye] : 0.0f;
         mye = base + 32 + lane < end ? se[base + 32 + lane] : 0; /* next chunk */
         for (int j = 0; j < m; j += SUBKEY_UNROLL) {
             float qv[SUBKEY_UNROLL][NC];
@@ -173,13 +194,13 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
 }
 
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
-                      const int *nruns, int maxruns, const int *se, const float *ds,
+                      const int *nruns, int maxruns, const int *se, const float *dsk,
                       const float *qn, int n, int h, int k, int dk, float *dkeys,
                       cudaStream_t s)
 {
     const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + 255) / 256);
 #define L(NC)                                                                                      \
-    k_subkey_grad<NC><<<blocks, 256, 0, s>>>(run_id, run_off, run_cnt, nruns, se, ds, qn, n, h, k, \
+    k_subkey_grad<NC><<<blocks, 256, 0, s>>>(run_id, run_off, run_cnt, nruns, se, dsk, qn, n, h, k, \
                                              dk, dkeys)
     switch ((dk / 2 + 31) / 32) {
     case 1: L(1); break;

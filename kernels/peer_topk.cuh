@@ -79,11 +79,12 @@ static __device__ inline void warp_topk(const float (&v)[MAXP], const KEY &key, 
     *ok = myk;
 }
 
-/* The same result, faster: the k-th best of the 32 lane maxima bounds the
- * k-th best overall from below, so only the candidates that this threshold
- * does not beat (a few dozen on typical data) are ranked, each against all
- * the others. Falls back to warp_topk when the bound lets more than
- * TOPK_CAP through. smem: TOPK_SMEM floats per warp. */
+/* The same result, faster. The k-th largest of the 32 lane maxima (found by a
+ * bitonic sort of the maxima across the lanes) is a value t with at least k
+ * values >= t, so the k best (by value, then key) are among the values >= t:
+ * only those candidates (a few dozen on typical data) are ranked, each
+ * against all the others, by value and key. Falls back to warp_topk when
+ * more than TOPK_CAP pass. smem: TOPK_SMEM floats per warp, 8-byte aligned. */
 #define TOPK_CAP 128
 #define TOPK_SMEM (2 * TOPK_CAP + 64)
 
@@ -92,34 +93,26 @@ static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const KEY &
                                              float *smem, float *ov, int *ok)
 {
     const int lane = threadIdx.x & 31;
-    float *cv = smem, *rv = smem + 2 * TOPK_CAP;
-    int *ck = (int *)(smem + TOPK_CAP), *rk = (int *)(smem + 2 * TOPK_CAP + 32);
+    float2 *cand = (float2 *)smem, *res = cand + TOPK_CAP; /* (value, key bits) */
     float mv = -INFINITY;
-    int mk = INT_MAX;
 #pragma unroll
     for (int i = 0; i < MAXP; i++)
-        if (key(i) != INT_MAX && topk_beats(v[i], key(i), mv, mk)) {
-            mv = v[i];
-            mk = key(i);
+        if (key(i) != INT_MAX)
+            mv = fmaxf(mv, v[i]);
+    /* the lane maxima sorted in descending order over the lanes */
+#pragma unroll
+    for (int size = 2; size <= 32; size <<= 1)
+#pragma unroll
+        for (int stride = size >> 1; stride > 0; stride >>= 1) {
+            const float o = __shfl_xor_sync(0xffffffffu, mv, stride);
+            const bool desc = (lane & size) == 0, lower = (lane & stride) == 0;
+            mv = lower == desc ? fmaxf(mv, o) : fminf(mv, o);
         }
-    int rank = 0;
-    for (int o = 0; o < 32; o++) {
-        float v2 = __shfl_sync(0xffffffffu, mv, o);
-        int k2 = __shfl_sync(0xffffffffu, mk, o);
-        rank += topk_beats(v2, k2, mv, mk);
-    }
-    const unsigned bl = __ballot_sync(0xffffffffu, rank == k - 1 && mk != INT_MAX);
-    if (!bl) {
-        warp_topk<MAXP, KEY>(v, key, k, ov, ok);
-        return;
-    }
-    const int src = __ffs(bl) - 1;
-    const float tv = __shfl_sync(0xffffffffu, mv, src);
-    const int tk = __shfl_sync(0xffffffffu, mk, src);
+    const float tv = __shfl_sync(0xffffffffu, mv, k - 1);
     int cnt = 0;
 #pragma unroll
     for (int i = 0; i < MAXP; i++)
-        cnt += key(i) != INT_MAX && !topk_beats(tv, tk, v[i], key(i));
+        cnt += key(i) != INT_MAX && v[i] >= tv;
     int incl = cnt;
 #pragma unroll
     for (int o = 1; o < 32; o <<= 1) {
@@ -135,26 +128,24 @@ static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const KEY &
     int pos = incl - cnt;
 #pragma unroll
     for (int i = 0; i < MAXP; i++)
-        if (key(i) != INT_MAX && !topk_beats(tv, tk, v[i], key(i))) {
-            cv[pos] = v[i];
-            ck[pos] = key(i);
-            pos++;
-        }
+        if (key(i) != INT_MAX && v[i] >= tv)
+            cand[pos++] = make_float2(v[i], __int_as_float(key(i)));
     __syncwarp();
     for (int c = lane; c < total; c += 32) {
-        const float a = cv[c];
-        const int b = ck[c];
+        const float2 a = cand[c];
+        const int ak = __float_as_int(a.y);
         int r = 0;
-        for (int j = 0; j < total; j++)
-            r += topk_beats(cv[j], ck[j], a, b);
-        if (r < k) {
-            rv[r] = a;
-            rk[r] = b;
+        for (int j = 0; j < total; j++) {
+            const float2 b = cand[j];
+            r += topk_beats(b.x, __float_as_int(b.y), a.x, ak);
         }
+        if (r < k)
+            res[r] = a;
     }
     __syncwarp();
-    *ov = lane < k ? rv[lane] : -INFINITY;
-    *ok = lane < k ? rk[lane] : INT_MAX;
+    const float2 me = lane < k ? res[lane] : make_float2(-INFINITY, __int_as_float(INT_MAX));
+    *ov = me.x;
+    *ok = __float_as_int(me.y);
     __syncwarp();
 }
 

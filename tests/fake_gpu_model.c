@@ -19,6 +19,7 @@ struct l720_gpu_model {
     l720_adamw *opt;
     const uint8_t **touched; /* [nt] of the last backward */
     size_t n_tokens;         /* B * T of the last forward */
+    int backward_done;       /* gradients to add to (backward_add) */
 };
 
 int l720_gpu_available(char *name, size_t name_len, l720_err *err)
@@ -103,6 +104,7 @@ int l720_gpu_model_set_state(l720_gpu_model *g, const float *params, const float
         g->opt->v[i] = v_adam ? v_adam[i] : 0.0f;
     }
     g->opt->t = step;
+    g->backward_done = 0;
     return 0;
 }
 
@@ -132,21 +134,34 @@ int l720_gpu_model_get_grads(l720_gpu_model *g, float *grads, l720_err *err)
 int l720_gpu_model_forward(l720_gpu_model *g, const int32_t *tokens, const int32_t *targets,
                            int B, int T, int training, l720_forward_out *out, l720_err *err)
 {
-    if (training)
-        l720_model_zero_grad(g->m);
     g->n_tokens = (size_t)B * (size_t)T;
     return l720_model_forward(g->m, tokens, targets, B, T, training, out, err);
 }
 
-int l720_gpu_model_backward(l720_gpu_model *g, l720_err *err)
+/* The CPU model's backward adds into its gradients and touched rows. */
+static int add_backward(l720_gpu_model *g)
 {
-    (void)err;
     l720_model_backward(g->m);
+    g->backward_done = 1;
     int nt;
     const l720_tensor *ts = l720_model_tensors(g->m, &nt);
     for (int i = 0; i < nt; i++)
         g->touched[i] = ts[i].sparse_rows ? l720_model_touched(g->m, i) : NULL;
     return 0;
+}
+
+int l720_gpu_model_backward(l720_gpu_model *g, l720_err *err)
+{
+    (void)err;
+    l720_model_zero_grad(g->m);
+    return add_backward(g);
+}
+
+int l720_gpu_model_backward_add(l720_gpu_model *g, l720_err *err)
+{
+    if (!g->backward_done)
+        return l720_err_set(err, L720_EINPUT, "backward_add needs a backward first");
+    return add_backward(g);
 }
 
 int l720_gpu_model_grad_norm(l720_gpu_model *g, double *norm, l720_err *err)

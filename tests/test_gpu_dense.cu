@@ -225,10 +225,11 @@ static void test_attention(l720_gemm *g, int B, int T, int NH, int hs)
 }
 
 /* ld: the logits row stride (the model pads to a multiple of 64; ld = V odd
- * takes the scalar path) */
-static void test_xent(int N, int V, int ld)
+ * takes the two-pass path). The logits are bf16 (the CPU reference gets the
+ * same rounded values); in_place: the gradient overwrites the logits. */
+static void test_xent(int N, int V, int ld, int in_place)
 {
-    vf z = randv((size_t)N * V, 4.0), zp((size_t)N * ld, 0.f), lse(N), dz((size_t)N * V);
+    vf z = round_bf(randv((size_t)N * V, 4.0)), zp((size_t)N * ld, 0.f), lse(N), dz((size_t)N * V);
     vector<int32_t> tg(N);
     for (int i = 0; i < N; i++) {
         tg[i] = i % 7 == 3 ? -1 : (int)(urand() * V);
@@ -238,11 +239,12 @@ static void test_xent(int N, int V, int ld)
     double sum = l720_crossentropy_forward(lse.data(), z.data(), tg.data(), N, V, &cnt);
     float sc = 1.0f / (float)cnt;
     l720_crossentropy_backward(dz.data(), z.data(), lse.data(), tg.data(), N, V, sc);
-    float *dzp = dup(zp), *dl = dnew<float>(N);
+    uint16_t *dzp = dupbf(zp);
+    float *dl = dnew<float>(N);
     int32_t *dt;
     CK(cudaMalloc(&dt, 4 * (size_t)N));
     CK(cudaMemcpy(dt, tg.data(), 4 * (size_t)N, cudaMemcpyHostToDevice));
-    uint16_t *dd = dnew<uint16_t>((size_t)N * ld);
+    uint16_t *dd = in_place ? dzp : dnew<uint16_t>((size_t)N * ld);
     OKR(l720_dense_xent(dd, dl, dzp, ld, dt, N, V, sc, 0, &err));
     vf l = down(dl, N), g = downbf(dd, (size_t)N * ld), gv((size_t)N * V);
     double s = 0;
@@ -250,15 +252,19 @@ static void test_xent(int N, int V, int ld)
         s += l[i];
         memcpy(&gv[(size_t)i * V], &g[(size_t)i * ld], 4 * (size_t)V);
     }
-    check(fabs(s - sum) / fabs(sum), 1e-5, named("cross-entropy loss sum, V %d ld %d", V, ld));
-    check(relerr(gv, dz), 1e-2, named("cross-entropy dlogits (bf16), V %d ld %d", V, ld));
+    const char *how = in_place ? "in place" : "separate";
+    check(fabs(s - sum) / fabs(sum), 1e-5,
+          named("cross-entropy loss sum, V %d ld %d %s", V, ld, how));
+    check(relerr(gv, dz), 1e-2, named("cross-entropy dlogits (bf16), V %d ld %d %s", V, ld, how));
     double pad = 0.0; /* columns past V and ignored rows: exactly 0 */
     for (int i = 0; i < N; i++)
         for (int j = 0; j < ld; j++)
             if (j >= V || tg[i] < 0)
                 pad = fmax(pad, fabs((double)g[(size_t)i * ld + j]));
-    check(pad, 0.0, named("cross-entropy dlogits zero padding, ld %d", ld));
-    cudaFree(dzp), cudaFree(dl), cudaFree(dt), cudaFree(dd);
+    check(pad, 0.0, named("cross-entropy dlogits zero padding, ld %d %s", ld, how));
+    if (!in_place)
+        cudaFree(dd);
+    cudaFree(dzp), cudaFree(dl), cudaFree(dt);
 }
 
 static void test_adamw(size_t n)
@@ -309,13 +315,13 @@ static void test_embed(int N, int V, int C)
     CK(cudaMemcpy(dor, order.data(), 4 * (size_t)N, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dst, start.data(), 4 * (size_t)(nr + 1), cudaMemcpyHostToDevice));
     CK(cudaMemcpy(drt, rtok.data(), 4 * (size_t)nr, cudaMemcpyHostToDevice));
-    /* the rows of absent tokens keep their values; the others are overwritten */
+    /* the rows of absent tokens keep their values; the others are added to */
     vf gz((size_t)V * C, 0.f);
     l720_embedding_backward(gz.data(), dy.data(), tok.data(), N, C);
     for (int v = 0; v < V; v++)
         if (std::binary_search(rtok.begin(), rtok.begin() + nr, v))
             for (int c = 0; c < C; c++)
-                g[(size_t)v * C + c] = gz[(size_t)v * C + c];
+                g[(size_t)v * C + c] = g0[(size_t)v * C + c] + gz[(size_t)v * C + c];
         else
             for (int c = 0; c < C; c++)
                 g[(size_t)v * C + c] = g0[(size_t)v * C + c];
@@ -410,9 +416,10 @@ int main(int argc, char **argv)
     test_swiglu(33, 16, 36);  /* scalar path: H % 8 != 0 */
     test_attention(g, 2, 128, 4, 32);
     test_attention(g, 1, 200, 2, 64);
-    test_xent(50, 1000, 1024);
-    test_xent(60, 50257, 50304);
-    test_xent(20, 999, 999);
+    test_xent(50, 1000, 1024, 0);   /* shared-memory path */
+    test_xent(60, 50257, 50304, 1); /* the model's shape, in place */
+    test_xent(20, 999, 999, 1);     /* two-pass path: ld % 8 != 0 */
+    test_xent(9, 70000, 70016, 0);  /* two-pass path: a row over the shared memory */
     test_adamw(100000);
     test_embed(256, 97, 64);
     test_model(seed);

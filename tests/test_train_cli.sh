@@ -69,6 +69,8 @@ printf 'return { layers = 2, d_modle = 8 }\n' > "$tmp/bad.lua"
 bad "unknown config key (Lua)" "d_modle" $tiny --out "$tmp/x" --config "$tmp/bad.lua"
 bad "inconsistent shapes" "head" $tiny --out "$tmp/x" --d-model 18 --heads 4
 bad "bad ffn spec" "ffn" $tiny --out "$tmp/x" --ffn moe
+bad "--grad-accum 0" "grad-accum" $tiny --out "$tmp/x" --grad-accum 0
+bad "--grad-accum 2.5" "grad-accum" $tiny --out "$tmp/x" --grad-accum 2.5
 bad "--device cuda without CUDA or a GPU" "this build has no CUDA\|no GPU was found" $tiny --out "$tmp/x" --device cuda
 bad "missing data directory" "$tmp/nope" $tiny --out "$tmp/x" --data "$tmp/nope"
 mkdir -p "$tmp/bd"
@@ -78,6 +80,8 @@ bad "shard with a bad header" "x_train_000000.bin" $tiny --out "$tmp/x" --data "
 cp "$tmp/data/bytes_train_000000.bin" "$tmp/bd/x_train_000000.bin"
 printf 'xx' >> "$tmp/bd/x_train_000000.bin"
 bad "shard whose size does not match its header" "does not match" $tiny --out "$tmp/x" --data "$tmp/bd"
+t_ok "--grad-accum 2 runs" "$LLM720" train $tiny --out "$tmp/ga" --steps 2 --grad-accum 2
+t_ok "--grad-accum: the log header records it" grep -q '"grad_accum":2' "$tmp/ga/log.jsonl"
 t_ok "resume source run" "$LLM720" train $tiny --out "$tmp/r" --steps 2
 bad "resume with another model shape" "d-model" --data "$tmp/data" --out "$tmp/r" --resume --d-model 32
 bad "resume without a checkpoint" "checkpoint.bin" $tiny --out "$tmp/none" --resume

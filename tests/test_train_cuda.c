@@ -212,6 +212,30 @@ static void check_ffn(const char *ffn)
        "%s: the interrupted GPU run resumes to the same state (%s)", ffn, err.msg);
 }
 
+/* --grad-accum 3: the cuda backend's backward + backward_add path gives
+ * the cpu backend's state bit for bit, and resumes across devices */
+static void check_accum(const char *ffn)
+{
+    l720_err err = {0};
+    l720_train_result rc_cpu, rc_gpu, r;
+    run_args a = {.ffn = ffn, .device = "cpu", .out = "acpu", .steps = 4, .extra_key = "grad-accum",
+                  .extra_value = "3"};
+    int rc = run(&a, &rc_cpu, &err);
+    ok(rc == 0 && rc_cpu.tokens == 4.0 * 3 * 4 * 16, "%s K 3: cpu, 4 steps, %.0f tokens (%s)", ffn,
+       rc_cpu.tokens, err.msg);
+    a.device = "cuda", a.out = "agpu";
+    ok(run(&a, &rc_gpu, &err) == 0, "%s K 3: cuda (%s)", ffn, err.msg);
+    ok(same_state("acpu", "agpu") && same_evals("acpu", "agpu") &&
+           rc_gpu.train_loss == rc_cpu.train_loss,
+       "%s K 3: the GPU run holds the CPU run's state and evaluations, bit for bit", ffn);
+    a.out = "ag2c", a.stop_after = 3;
+    ok(run(&a, &r, &err) == 0 && r.step == 3, "%s K 3: cuda, stop after 3 (%s)", ffn, err.msg);
+    a.device = "cpu", a.resume = 1, a.stop_after = 0, a.extra_key = NULL;
+    ok(run(&a, &r, &err) == 0 && r.step == 4 && same_state("acpu", "ag2c"),
+       "%s K 3: resumed on the cpu (K from the checkpoint) = straight, bit for bit (%s)", ffn,
+       err.msg);
+}
+
 int main(void)
 {
     l720_err err = {0};
@@ -226,6 +250,8 @@ int main(void)
     check_ffn("dense");
     check_ffn("moe:4");
     check_ffn("peer:16:2:2");
+    check_accum("moe:4");
+    check_accum("peer:16:2:2");
 
     l720_train_result r;
     run_args a = {.ffn = "moe:4", .device = "cpu", .out = "tc", .steps = 4, .trace = "tc.txt"};

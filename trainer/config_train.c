@@ -39,7 +39,8 @@ const l720_cfg_key l720_cfg_keys[] = {
     KD("bn-momentum", M, bn_momentum, "0.1", "PEER query BatchNorm momentum"),
     KD("rope-theta", M, rope_theta, "10000", "RoPE base"),
     KI("steps", TR, steps, "1000", "total optimiser steps (the schedule spans them)"),
-    KI("batch", TR, batch, "16", "sequences per step"),
+    KI("batch", TR, batch, "16", "sequences per micro-batch (per step without --grad-accum)"),
+    KI("grad-accum", TR, grad_accum, "1", "micro-batches of --batch sequences per optimiser step; the step's gradient is their mean"),
     KD("lr", TR, lr, "0.001", "peak learning rate"),
     KI("warmup", TR, warmup, "50", "linear warm-up steps"),
     KD("decay-frac", TR, decay_frac, "0.2", "fraction of steps at the end with linear decay to zero"),
@@ -222,6 +223,7 @@ int l720_cfg_check(const l720_train_cfg *cfg, l720_err *err)
     } r[] = {
         {"steps", (double)cfg->steps, 1, 1e15},
         {"batch", (double)cfg->batch, 1, 1e6},
+        {"grad-accum", (double)cfg->grad_accum, 1, 1e6},
         {"seq-len", cfg->seq_len, 1, 1e6},
         {"lr", cfg->lr, 0, 1e30},
         {"warmup", (double)cfg->warmup, 0, 1e15},

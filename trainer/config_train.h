@@ -24,7 +24,7 @@ typedef struct l720_train_cfg {
     char ffn_layers[64]; /* all | middle | comma-separated layer indices */
     double capacity_factor, balance_coef, zloss_coef, bn_momentum, rope_theta;
     /* optimisation */
-    long steps, batch, warmup, batch_ramp, batch_start;
+    long steps, batch, grad_accum, warmup, batch_ramp, batch_start;
     double lr, decay_frac, weight_decay, beta1, beta2, eps, grad_clip;
     long seed;
     /* run */

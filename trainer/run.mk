@@ -21,7 +21,7 @@ endif
 L720_LIBS += libtrainrun.a
 
 train_tests = tests/test_data_shard tests/test_data_prepare tests/test_train_optim \
-	tests/test_train_config tests/test_train_ckpt tests/test_train_log
+	tests/test_train_config tests/test_train_ckpt tests/test_train_log tests/test_train_accum
 check_PROGRAMS += $(train_tests)
 TESTS += $(train_tests)
 tests_test_data_shard_LDADD = $(L720_LDADD)
@@ -30,6 +30,7 @@ tests_test_train_optim_LDADD = $(L720_LDADD)
 tests_test_train_config_LDADD = $(L720_LDADD)
 tests_test_train_ckpt_LDADD = $(L720_LDADD)
 tests_test_train_log_LDADD = $(L720_LDADD)
+tests_test_train_accum_LDADD = $(L720_LDADD)
 
 # The cuda backend over a stand-in GPU model (the CPU model): every build.
 check_PROGRAMS += tests/test_train_cuda
@@ -43,4 +44,5 @@ bench_bench_train_LDADD = $(L720_LDADD)
 
 TESTS += tests/test_train_cli.sh
 EXTRA_DIST += tests/test_train_cli.sh tests/gpu/train_stage.sh tests/gpu/train_run.sh \
-	tests/gpu/cuda_sizes.sh bench/train_gpu_h100_log.txt
+	tests/gpu/cuda_sizes.sh tests/gpu/accum_run.sh bench/train_gpu_h100_log.txt \
+	bench/moe_step_accum_h100_log.txt

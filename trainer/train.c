@@ -164,42 +164,54 @@ static int nonfinite(l720_run *r, const char *what, double v, l720_err *err)
                         r->ckpt_path, r->log_path);
 }
 
-/* One optimiser step: batch, forward, backward, clip, AdamW. */
+/* One optimiser step: grad_accum micro-batches of B sequences, each
+ * forward + backward (the first replaces the gradients, the others add to
+ * them), then one clip and AdamW on their mean. */
 static int step(l720_run *r, l720_err *err)
 {
     const l720_train_cfg *cfg = r->cfg;
     long s = r->meta.step;
     l720_schedule sch = {cfg->lr, cfg->steps, cfg->warmup, cfg->decay_frac, cfg->batch_ramp,
                          (int)cfg->batch_start, (int)cfg->batch};
-    int B = l720_schedule_batch(&sch, s), T = cfg->seq_len;
+    int B = l720_schedule_batch(&sch, s), T = cfg->seq_len, K = (int)cfg->grad_accum;
     r->lr = l720_schedule_lr(&sch, s);
-    int rc = l720_loader_next(r->loader, B, r->tokens, r->targets, err);
-    if (rc)
-        return rc;
-    /* test aid: a divergence to detect */
-    if (s + 1 == cfg->debug_nan_step && (rc = r->be->poison(r, err)))
-        return rc;
-    double t0 = l720_run_now(), norm;
-    l720_forward_out out;
-    if ((rc = r->be->forward(r, r->tokens, r->targets, B, T, 1, &out, err)))
-        return rc;
-    if (!isfinite(out.loss) || !isfinite(out.aux_loss))
-        return nonfinite(r, "training loss", isfinite(out.loss) ? out.aux_loss : out.loss, err);
-    if ((rc = r->be->backward(r, &norm, err)))
-        return rc;
+    double t0 = 0, norm = 0, loss = 0;
+    for (int k = 0; k < K; k++) {
+        int rc = l720_loader_next(r->loader, B, r->tokens, r->targets, err);
+        if (rc)
+            return rc;
+        /* test aid: a divergence to detect */
+        if (k == 0 && s + 1 == cfg->debug_nan_step && (rc = r->be->poison(r, err)))
+            return rc;
+        if (k == 0)
+            t0 = l720_run_now();
+        l720_forward_out out;
+        if ((rc = r->be->forward(r, r->tokens, r->targets, B, T, 1, &out, err)))
+            return rc;
+        if (!isfinite(out.loss) || !isfinite(out.aux_loss))
+            return nonfinite(r, "training loss", isfinite(out.loss) ? out.aux_loss : out.loss,
+                             err);
+        if ((rc = r->be->backward(r, k > 0, k == K - 1 ? &norm : NULL, err)))
+            return rc;
+        loss += out.loss;
+    }
+    /* the backends hold the sum of the K micro-gradients: the mean is sum / K */
+    norm /= K;
+    loss /= K;
     if (!isfinite(norm))
         return nonfinite(r, "gradient norm", norm, err);
     double scale = cfg->grad_clip > 0 && norm > cfg->grad_clip ? cfg->grad_clip / norm : 1.0;
     l720_adamw_hp hp = {r->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay};
-    if ((rc = r->be->update(r, &hp, scale, err)))
+    int rc = r->be->update(r, &hp, scale / K, err);
+    if (rc)
         return rc;
     r->meta.train_seconds += l720_run_now() - t0;
     r->meta.step++;
-    r->meta.tokens += (double)B * T;
-    r->meta.loss_sum += out.loss;
+    r->meta.tokens += (double)K * B * T;
+    r->meta.loss_sum += loss;
     r->meta.loss_count++;
     if (r->o->on_step)
-        r->o->on_step(r->o->ctx, r->meta.step, cfg->steps, out.loss);
+        r->o->on_step(r->o->ctx, r->meta.step, cfg->steps, loss);
     return 0;
 }
 

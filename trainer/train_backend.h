@@ -8,8 +8,10 @@
  *   cuda (train_step_cuda.c, CUDA builds only): on the GPU model of
  *        kernels/gpu_model.h, which takes the host state at start and gives
  *        it back before every checkpoint.
- * Both follow one step: forward (training) -> non-finite check -> backward
- * and gradient norm -> clip scale -> AdamW (train.c).
+ * Both follow one step (train.c): K = grad_accum times [forward (training)
+ * -> non-finite check -> backward], the first backward replacing the
+ * gradients and the others adding to them; the last one also gives the
+ * norm of the sum; then clip scale -> AdamW with g = scale / K * sum.
  */
 #ifndef L720_TRAIN_BACKEND_H
 #define L720_TRAIN_BACKEND_H
@@ -33,12 +35,15 @@ typedef struct l720_backend {
     /* The host model and optimiser hold the initial or restored state:
      * take it. NULL: nothing to do. */
     int (*start)(struct l720_run *r, l720_err *err);
-    /* Forward of tokens/targets [B*T] (training: the step's forward, which
-     * also clears the gradients). */
+    /* Forward of tokens/targets [B*T] (training: a micro-batch of the step;
+     * the gradients are left as they are). */
     int (*forward)(struct l720_run *r, const int32_t *tokens, const int32_t *targets, int B,
                    int T, int training, l720_forward_out *out, l720_err *err);
-    /* Gradient of the last training forward and its L2 norm. */
-    int (*backward)(struct l720_run *r, double *norm, l720_err *err);
+    /* Gradient of the last training forward: accumulate 0 replaces the
+     * gradients (rows of lazy tensors included), 1 adds to them (the
+     * touched rows become the union). norm non-NULL: the L2 norm of the
+     * gradients held afterwards (lazy tensors: over the touched rows). */
+    int (*backward)(struct l720_run *r, int accumulate, double *norm, l720_err *err);
     /* One AdamW step with g = scale * grad (the optimiser's t += 1); returns
      * when the device is done (the step's time is read after it). */
     int (*update)(struct l720_run *r, const l720_adamw_hp *hp, double scale, l720_err *err);

@@ -60,6 +60,9 @@ int l720_run_header(l720_run *r, l720_err *err)
     add_sizes(h, r->model);
     cJSON_AddNumberToObject(h, "unigram_entropy", r->entropy);
     cJSON_AddNumberToObject(h, "flops_per_token", l720_model_flops_per_token(r->model));
+    cJSON_AddNumberToObject(h, "grad_accum", (double)r->cfg->grad_accum);
+    cJSON_AddNumberToObject(h, "tokens_per_step",
+                            (double)r->cfg->batch * (double)r->cfg->grad_accum * r->cfg->seq_len);
     add_device(h, r);
     int rc = l720_runlog_write(r->log, h, err);
     cJSON_Delete(h);

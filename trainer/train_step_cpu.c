@@ -7,15 +7,17 @@
 static int cpu_forward(l720_run *r, const int32_t *tokens, const int32_t *targets, int B, int T,
                        int training, l720_forward_out *out, l720_err *err)
 {
-    if (training)
-        l720_model_zero_grad(r->model);
     return l720_model_forward(r->model, tokens, targets, B, T, training, out, err);
 }
 
-static int cpu_backward(l720_run *r, double *norm, l720_err *err)
+static int cpu_backward(l720_run *r, int accumulate, double *norm, l720_err *err)
 {
     (void)err;
-    l720_model_backward(r->model);
+    if (!accumulate)
+        l720_model_zero_grad(r->model);
+    l720_model_backward(r->model); /* adds into the gradients and the touched rows */
+    if (!norm)
+        return 0;
     int nt;
     const l720_tensor *ts = l720_model_tensors(r->model, &nt);
     for (int i = 0; i < nt; i++)

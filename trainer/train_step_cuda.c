@@ -139,10 +139,11 @@ static int cuda_forward(l720_run *r, const int32_t *tokens, const int32_t *targe
     return rc;
 }
 
-static int cuda_backward(l720_run *r, double *norm, l720_err *err)
+static int cuda_backward(l720_run *r, int accumulate, double *norm, l720_err *err)
 {
-    int rc = l720_gpu_model_backward(state(r)->g, err);
-    return rc ? rc : l720_gpu_model_grad_norm(state(r)->g, norm, err);
+    l720_gpu_model *g = state(r)->g;
+    int rc = accumulate ? l720_gpu_model_backward_add(g, err) : l720_gpu_model_backward(g, err);
+    return rc || !norm ? rc : l720_gpu_model_grad_norm(g, norm, err);
 }
 
 static int cuda_update(l720_run *r, const l720_adamw_hp *hp, double scale, l720_err *err)
