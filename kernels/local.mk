@@ -69,4 +69,4 @@ bench_bench_flash_LDADD = $(L720_LDADD) -lstdc++
 else
 TESTS += tests/test_gpu_nocuda.sh
 endif
-EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/all_run.sh tests/gpu/accum_run.sh bench/kernel_profile.sh tests/gpu/run.sh tests/gpu/model_run.sh bench/model_h100_log.txt kernels/model_NOTES.md tests/gpu/moe_run.sh bench/moe_h100_log.txt kernels/moe_NOTES.md tests/gpu/flash_run.sh bench/flash_tune.sh bench/flash_h100_log.txt kernels/flash_NOTES.md bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_variants.sh bench/peer_torch.py
+EXTRA_DIST += tests/test_gpu_nocuda.sh tests/gpu/all_run.sh tests/gpu/accum_run.sh tests/gpu/model_sources.sh bench/kernel_profile.sh tests/gpu/run.sh tests/gpu/model_run.sh bench/model_h100_log.txt kernels/model_NOTES.md tests/gpu/moe_run.sh bench/moe_h100_log.txt kernels/moe_NOTES.md tests/gpu/flash_run.sh bench/flash_tune.sh bench/flash_h100_log.txt kernels/flash_NOTES.md bench/dense_gpu.sh bench/dense_h100_log.txt bench/peer_gpu.sh bench/peer_variants.sh bench/peer_torch.py

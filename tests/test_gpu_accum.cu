@@ -41,32 +41,7 @@ extern "C" {
 using std::vector;
 typedef vector<float> vf;
 
-static int tap_n, tap_failed;
-static vector<std::string> table;
 static l720_err err;
-
-static void check(const char *name, double e, double tol, const char *note = "")
-{
-    bool pass = e <= tol; /* NaN fails */
-    printf("%s %d - %s: %.3g (tolerance %.1e)%s\n", pass ? "ok" : "not ok", ++tap_n, name, e, tol,
-           note);
-    fflush(stdout);
-    tap_failed += !pass;
-    char buf[200];
-    snprintf(buf, sizeof buf, "%-48s %10.3g %9.1e %s", name, e, tol, pass ? "ok" : "FAIL");
-    table.push_back(buf);
-}
-
-static double relerr(const float *a, const float *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
-static double rel(double a, double b) { return fabs(a - b) / (fabs(b) > 0 ? fabs(b) : 1); }
 
 enum { K = 2 };
 static const int B = 4, T = 64, N = B * T, STEPS = 3;
@@ -232,7 +207,7 @@ int main(int argc, char **argv)
             const float *G2 = l720_model_grads(c2);
             for (int t = 0; t < nt; t++) {
                 size_t o = ts[t].offset, n = ts[t].rows * ts[t].cols;
-                floor_t[t] = std::max(floor_t[t], relerr(G2 + o, G.data() + o, n));
+                floor_t[t] = std::max(floor_t[t], gpu_check_relerr(G2 + o, G.data() + o, n));
             }
         }
         l720_model_free(c2);
@@ -244,7 +219,7 @@ int main(int argc, char **argv)
         OKR(l720_gpu_model_forward(g, tok[0].data(), tg[0].data(), B, T, 1, &fo, &err));
         l720_err e2 = {};
         bool refused = l720_gpu_model_backward_add(g, &e2) == L720_EINPUT;
-        check("a) backward_add without a backward: code 2", refused ? 0.0 : 1.0, 0.0);
+        gpu_check_named("a) backward_add without a backward: code 2", refused ? 0.0 : 1.0, 0.0);
     }
     gpu_accum(g);
     vf gacc = grads(g, np);
@@ -253,7 +228,7 @@ int main(int argc, char **argv)
     size_t one_side = 0, u_rows = 0;
     for (int t = 0; t < nt; t++) {
         size_t o = ts[t].offset, n = ts[t].rows * ts[t].cols;
-        double e = relerr(gacc.data() + o, G.data() + o, n), tol = std::max(1e-2, 2 * floor_t[t]);
+        double e = gpu_check_relerr(gacc.data() + o, G.data() + o, n), tol = std::max(1e-2, 2 * floor_t[t]);
         printf("# grad %-24s rel. error %.3g  (CPU floor %.3g)\n", ts[t].name, e, floor_t[t]);
         if (e / tol > worst_ratio || e != e)
             worst_ratio = e / tol, worst_name = ts[t].name;
@@ -262,12 +237,12 @@ int main(int argc, char **argv)
                 one_side += (bool)touched[t][r] == row_zero(gacc, o + r * ts[t].cols, ts[t].cols);
     }
     printf("# worst error / tolerance: %s\n", worst_name);
-    check("a) K 2 gradients: worst error / max(1e-2, 2 x floor)", worst_ratio, 1.0);
-    check("a) PEER u: union rows on one side only", (double)one_side, 0.02 * (double)u_rows);
+    gpu_check_named("a) K 2 gradients: worst error / max(1e-2, 2 x floor)", worst_ratio, 1.0);
+    gpu_check_named("a) PEER u: union rows on one side only", (double)one_side, 0.02 * (double)u_rows);
     double gn = 0;
     OKR(l720_gpu_model_grad_norm(g, &gn, &err));
     printf("# accumulated gradient norm cpu %.6g gpu %.6g\n", cn, gn);
-    check("a) gradient norm of the sum", rel(gn, cn), 1e-2);
+    gpu_check_named("a) gradient norm of the sum", gpu_check_rel(gn, cn), 1e-2);
 
     /* c) one AdamW step after accumulation: only the union's rows move */
     {
@@ -292,7 +267,7 @@ int main(int argc, char **argv)
         }
         printf("# lazy rows after accumulation: %zu of %zu u/v rows in the union\n", n_union,
                n_rows);
-        check("c) lazy AdamW: exactly the union's u/v rows move", (double)wrong, 0.0);
+        gpu_check_named("c) lazy AdamW: exactly the union's u/v rows move", (double)wrong, 0.0);
     }
     l720_gpu_model_free(g);
 
@@ -315,8 +290,8 @@ int main(int argc, char **argv)
         n_diff += memcmp(&sum[i], &gacc2[i], 4) != 0;
     }
     printf("# accumulated vs g1 + g2: %zu of %zu elements differ at all\n", n_diff, np);
-    check("b) accumulated = g1 + g2 (relative L2)", relerr(gacc2.data(), sum.data(), np), 1e-6);
-    check("b) rerun of the accumulation: bitwise", same(gacc, gacc2) ? 0.0 : 1.0, 0.0);
+    gpu_check_named("b) accumulated = g1 + g2 (relative L2)", gpu_check_relerr(gacc2.data(), sum.data(), np), 1e-6);
+    gpu_check_named("b) rerun of the accumulation: bitwise", same(gacc, gacc2) ? 0.0 : 1.0, 0.0);
     size_t bad_rows = 0, n_union = 0, only[K] = {0, 0};
     for (int t = 0; t < nt; t++) {
         if (!ts[t].sparse_rows)
@@ -334,24 +309,20 @@ int main(int argc, char **argv)
     }
     printf("# union: %zu u/v rows, %zu only in micro-batch 1, %zu only in 2\n", n_union, only[0],
            only[1]);
-    check("b) rows held = union of g1's and g2's, others 0", (double)bad_rows, 0.0);
-    check("b) the union is more than either micro-batch", only[0] && only[1] ? 0.0 : 1.0, 0.0);
+    gpu_check_named("b) rows held = union of g1's and g2's, others 0", (double)bad_rows, 0.0);
+    gpu_check_named("b) the union is more than either micro-batch", only[0] && only[1] ? 0.0 : 1.0, 0.0);
 
     /* d) bitwise rerun of K 2 optimiser steps */
     state s1 = run_steps(&cfg, ts, nt, p0, b0, nb), s2 = run_steps(&cfg, ts, nt, p0, b0, nb);
     for (int i = 0; i < STEPS; i++)
         printf("# K 2 step %d mean loss %.6f\n", i + 1, s1.loss[i]);
-    check("d) rerun of 3 K 2 steps: losses bitwise",
+    gpu_check_named("d) rerun of 3 K 2 steps: losses bitwise",
           memcmp(s1.loss.data(), s2.loss.data(), STEPS * sizeof(double)) ? 1.0 : 0.0, 0.0);
-    check("d) rerun: params, moments, buffers bitwise",
+    gpu_check_named("d) rerun: params, moments, buffers bitwise",
           same(s1.p, s2.p) && same(s1.m, s2.m) && same(s1.v, s2.v) && same(s1.b, s2.b) ? 0.0
                                                                                      : 1.0,
           0.0);
     l720_model_free(cm);
 
-    printf("1..%d\n", tap_n);
-    printf("# %-48s %10s %9s\n", "check", "value", "tolerance");
-    for (auto &r : table)
-        printf("# %s\n", r.c_str());
-    return tap_failed ? 1 : 0;
+    return gpu_check_end();
 }

@@ -51,33 +51,7 @@ extern "C" {
 using std::vector;
 typedef vector<float> vf;
 
-static int tap_n, tap_failed;
-static vector<std::string> table;
 static l720_err err;
-
-static void check(const char *name, double e, double tol, const char *note = "")
-{
-    bool pass = e <= tol; /* NaN fails */
-    printf("%s %d - %s: %.3g (tolerance %.1e)%s\n", pass ? "ok" : "not ok", ++tap_n, name, e, tol,
-           note);
-    fflush(stdout);
-    tap_failed += !pass;
-    char buf[200];
-    snprintf(buf, sizeof buf, "%-44s %10.3g %9.1e %s", name, e, tol, pass ? "ok" : "FAIL");
-    table.push_back(buf);
-}
-
-
-static double relerr(const float *a, const float *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
-static double rel(double a, double b) { return fabs(a - b) / (fabs(b) > 0 ? fabs(b) : 1); }
 
 static const int B = 4, T = 64, STEPS = 10;
 static const l720_adamw_hp HP = {1e-3, 0.9, 0.95, 1e-8, 0.1};
@@ -216,8 +190,8 @@ static void test_oom(void)
     cudaMemGetInfo(&fr2, &tot);
     printf("# refusal: %s\n", e2.msg);
     bool ok = !g && e2.code == 2 && strstr(e2.msg, "needs") && strstr(e2.msg, "free");
-    check("e) absurd model refused (code 2, needs/free)", ok ? 0.0 : 1.0, 0.0);
-    check("e) nothing allocated by the refusal (bytes)", fabs((double)fr2 - (double)fr), 0.0);
+    gpu_check_named("e) absurd model refused (code 2, needs/free)", ok ? 0.0 : 1.0, 0.0);
+    gpu_check_named("e) nothing allocated by the refusal (bytes)", fabs((double)fr2 - (double)fr), 0.0);
     l720_gpu_model_free(g);
 }
 
@@ -248,7 +222,7 @@ int main(int argc, char **argv)
     cudaMemGetInfo(&free1, &total);
     size_t planned = l720_gpu_model_bytes(&cfg, B), used = free0 - free1;
     printf("# memory: planned %zu bytes, the model took %zu\n", planned, used);
-    check("e) memory taken / l720_gpu_model_bytes", (double)used / (double)planned, 1.0);
+    gpu_check_named("e) memory taken / l720_gpu_model_bytes", (double)used / (double)planned, 1.0);
     OKR(l720_gpu_model_poison(g, &err));
     l720_forward_out cf, gf;
     l720_model_zero_grad(cs.m);
@@ -259,8 +233,8 @@ int main(int argc, char **argv)
     OKR(l720_gpu_model_backward(g, &err));
     printf("# loss cpu %.6f gpu %.6f; aux cpu %.6g gpu %.6g\n", cf.loss, gf.loss, cf.aux_loss,
            gf.aux_loss);
-    check("a) loss", rel(gf.loss, cf.loss), 1e-2);
-    check("a) aux_loss (MoE balance + z-loss)", rel(gf.aux_loss, cf.aux_loss), 1e-2);
+    gpu_check_named("a) loss", gpu_check_rel(gf.loss, cf.loss), 1e-2);
+    gpu_check_named("a) aux_loss (MoE balance + z-loss)", gpu_check_rel(gf.aux_loss, cf.aux_loss), 1e-2);
     /* The CPU noise floor: the CPU model again, FLOOR_RUNS times, with every
      * RMSNorm gain multiplied by 1 + u, |u| <= 2^-7 (one bf16 ulp at the top
      * of a binade: the GPU rounds activations to bf16 several times a block),
@@ -306,7 +280,7 @@ int main(int argc, char **argv)
         const float *G2 = l720_model_grads(c2.m);
         for (int t = 0; t < cs.nt; t++) {
             size_t o = cs.ts[t].offset, n = cs.ts[t].rows * cs.ts[t].cols;
-            floor_t[t] = std::max(floor_t[t], relerr(G2 + o, G + o, n));
+            floor_t[t] = std::max(floor_t[t], gpu_check_relerr(G2 + o, G + o, n));
         }
         for (int l = 0; l < cfg.n_layers; l++)
             if (cfg.ffn[l].kind != L720_FFN_DENSE) {
@@ -330,7 +304,7 @@ int main(int argc, char **argv)
         char name[80];
         snprintf(name, sizeof name, "a) layer %d %s routing: sets differing", l,
                  cfg.ffn[l].kind == L720_FFN_PEER ? "PEER" : "MoE");
-        check(name, f, std::max(1e-2, 2 * floor_route[l]), " (fraction; max(1e-2, 2 x floor))");
+        gpu_check_named(name, f, std::max(1e-2, 2 * floor_route[l]), " (fraction; max(1e-2, 2 x floor))");
     }
     vf gg(np), gb(nb ? nb : 1);
     OKR(l720_gpu_model_get_grads(g, gg.data(), &err));
@@ -340,7 +314,7 @@ int main(int argc, char **argv)
     const char *worst_name = "", *worst_ratio_name = "";
     for (int t = 0; t < cs.nt; t++) {
         size_t o = cs.ts[t].offset, n = cs.ts[t].rows * cs.ts[t].cols;
-        double e = relerr(gg.data() + o, G + o, n), fl = floor_t[t];
+        double e = gpu_check_relerr(gg.data() + o, G + o, n), fl = floor_t[t];
         double tol = fl * 2 > 1e-2 ? 2 * fl : 1e-2;
         printf("# grad %-24s rel. error %.3g  (CPU floor %.3g, tolerance %.3g)\n", cs.ts[t].name, e,
                fl, tol);
@@ -364,20 +338,20 @@ int main(int argc, char **argv)
             }
             printf("# %s: %zu rows touched on one side only\n", cs.ts[t].name, diff);
             if (!strstr(cs.ts[t].name, "peer.v"))
-                check("a) PEER u: rows touched on one side only", (double)diff,
+                gpu_check_named("a) PEER u: rows touched on one side only", (double)diff,
                       0.02 * (double)rows);
         }
     }
     printf("# worst error/tolerance: %s; %d of %d tensors over 1e-2 (CPU floor over 5e-3: %d; "
            "worst error among the others %.3g, %s)\n", worst_ratio_name, n_over, cs.nt, n_floor,
            worst, worst_name);
-    check("a) gradients: worst error / max(1e-2, 2 x floor)", worst_ratio, 1.0);
+    gpu_check_named("a) gradients: worst error / max(1e-2, 2 x floor)", worst_ratio, 1.0);
     if (nb)
-        check("a) BatchNorm running statistics", relerr(gb.data(), cbuf, nb), 1e-2);
+        gpu_check_named("a) BatchNorm running statistics", gpu_check_relerr(gb.data(), cbuf, nb), 1e-2);
     double cn = l720_grad_norm(G, cs.ts, cs.nt, cs.touched.data()), gn = 0;
     OKR(l720_gpu_model_grad_norm(g, &gn, &err));
     printf("# grad norm cpu %.6g gpu %.6g\n", cn, gn);
-    check("a) gradient norm (untouched rows skipped)", rel(gn, cn), 1e-2);
+    gpu_check_named("a) gradient norm (untouched rows skipped)", gpu_check_rel(gn, cn), 1e-2);
 
     /* d) evaluation forward after that training forward (running statistics
      * updated on both sides) */
@@ -386,10 +360,10 @@ int main(int argc, char **argv)
         OKR(l720_model_forward(cs.m, tok.data(), tg.data(), B, T, 0, &ce, &err));
         OKR(l720_gpu_model_forward(g, tok.data(), tg.data(), B, T, 0, &ge, &err));
         printf("# eval loss cpu %.6f gpu %.6f\n", ce.loss, ge.loss);
-        check("d) eval loss, B 4, T 64", rel(ge.loss, ce.loss), 1e-2);
+        gpu_check_named("d) eval loss, B 4, T 64", gpu_check_rel(ge.loss, ce.loss), 1e-2);
         OKR(l720_model_forward(cs.m, tok.data(), tg.data(), 3, 40, 0, &ce, &err));
         OKR(l720_gpu_model_forward(g, tok.data(), tg.data(), 3, 40, 0, &ge, &err));
-        check("d) eval loss, B 3, T 40", rel(ge.loss, ce.loss), 1e-2);
+        gpu_check_named("d) eval loss, B 3, T 40", gpu_check_rel(ge.loss, ce.loss), 1e-2);
     }
 
     /* lazy rows: one AdamW step from zero moments moves exactly the touched
@@ -421,7 +395,7 @@ int main(int argc, char **argv)
             }
         }
         printf("# lazy rows: %zu of %zu u/v rows touched\n", n_touched, n_rows);
-        check("a) lazy AdamW: only touched u/v rows move", (double)wrong, 0.0);
+        gpu_check_named("a) lazy AdamW: only touched u/v rows move", (double)wrong, 0.0);
     }
 
     l720_gpu_model_free(g);
@@ -437,7 +411,7 @@ int main(int argc, char **argv)
         perturbed();
         for (int s = 0; s < STEPS; s++)
             floor_loss[s] = std::max(floor_loss[s],
-                                     rel(cpu_step(&c2, tok.data(), tg.data()).loss, cpu_loss[s]));
+                                     gpu_check_rel(cpu_step(&c2, tok.data(), tg.data()).loss, cpu_loss[s]));
     }
     g = gpu_from(&cfg, &cs, p0.data(), b0.data(), NULL, NULL, 0);
     vector<double> gl(STEPS);
@@ -446,13 +420,13 @@ int main(int argc, char **argv)
     for (int s = 0; s < STEPS; s++) {
         l720_forward_out g1 = gpu_step(g, tok.data(), tg.data());
         gl[s] = g1.loss;
-        double e = rel(g1.loss, cpu_loss[s]);
+        double e = gpu_check_rel(g1.loss, cpu_loss[s]);
         printf("# step %d loss cpu %.6f gpu %.6f (rel. %.3g, CPU floor %.3g)\n", s + 1,
                cpu_loss[s], g1.loss, e, floor_loss[s]);
         worst_step = e > worst_step || e != e ? e : worst_step;
         floor_b = std::max(floor_b, floor_loss[s]);
     }
-    check("b) 10 AdamW steps: worst |loss rel. error|", worst_step, std::max(1e-2, 2 * floor_b),
+    gpu_check_named("b) 10 AdamW steps: worst |loss rel. error|", worst_step, std::max(1e-2, 2 * floor_b),
           " (max(1e-2, 2 x CPU floor))");
     gpu_state full = get_state(g, np, nb);
     l720_gpu_model_free(g);
@@ -470,8 +444,8 @@ int main(int argc, char **argv)
     }
     gpu_state again = get_state(g, np, nb);
     l720_gpu_model_free(g);
-    check("c) rerun: losses bitwise equal", same_loss ? 0.0 : 1.0, 0.0);
-    check("c) rerun: params, moments, buffers bitwise",
+    gpu_check_named("c) rerun: losses bitwise equal", same_loss ? 0.0 : 1.0, 0.0);
+    gpu_check_named("c) rerun: params, moments, buffers bitwise",
           same(again.p, full.p) && same(again.m, full.m) && same(again.v, full.v) &&
                   same(again.b, full.b) ? 0.0 : 1.0, 0.0);
     g = gpu_from(&cfg, &cs, half.p.data(), half.b.data(), half.m.data(), half.v.data(),
@@ -483,8 +457,8 @@ int main(int argc, char **argv)
     }
     gpu_state resumed = get_state(g, np, nb);
     l720_gpu_model_free(g);
-    check("c) resume 5+5: losses bitwise equal", same_tail ? 0.0 : 1.0, 0.0);
-    check("c) resume 5+5: params, moments, buffers bitwise",
+    gpu_check_named("c) resume 5+5: losses bitwise equal", same_tail ? 0.0 : 1.0, 0.0);
+    gpu_check_named("c) resume 5+5: params, moments, buffers bitwise",
           same(resumed.p, full.p) && same(resumed.m, full.m) && same(resumed.v, full.v) &&
                   same(resumed.b, full.b) ? 0.0 : 1.0, 0.0);
     l720_adamw_free(cs.o);
@@ -492,9 +466,5 @@ int main(int argc, char **argv)
 
     test_oom();
 
-    printf("1..%d\n", tap_n);
-    printf("# %-44s %10s %9s\n", "check", "value", "tolerance");
-    for (auto &r : table)
-        printf("# %s\n", r.c_str());
-    return tap_failed ? 1 : 0;
+    return gpu_check_end();
 }

@@ -1,8 +1,9 @@
 /* gpu_check.h: what the GPU checks (tests/test_gpu_*.cu) share: stopping
  * with a TAP "Bail out!" on a CUDA or library failure, the visible SKIP on a
  * machine without a GPU, the seed (argv[1], or the time) printed so a run can
- * be repeated, the xorshift generator most of them draw inputs from, and
- * NaN-poisoned device buffers with their uploads and downloads. */
+ * be repeated, the xorshift generator most of them draw inputs from,
+ * NaN-poisoned device buffers with their uploads and downloads, and the log
+ * of named checks with its closing table. */
 #ifndef L720_GPU_CHECK_H
 #define L720_GPU_CHECK_H
 
@@ -11,8 +12,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <time.h>
 
+#include <string>
 #include <vector>
 
 #include "tests/gpu/host_bf16.h"
@@ -95,6 +98,53 @@ static inline std::vector<float> down(const float *p, size_t n)
     CK(cudaDeviceSynchronize());
     CK(cudaMemcpy(v.data(), p, n * 4, cudaMemcpyDeviceToHost));
     return v;
+}
+
+/* The named checks of a program: a TAP line each as it runs, and a table of
+ * them after the plan, so that the end of a log sums the run up. */
+struct gpu_check_log {
+    int n, failed;
+    std::vector<std::string> rows;
+};
+static gpu_check_log gpu_log;
+
+/* Passes when e <= tol (NaN fails); note is appended to the TAP line. */
+static inline void gpu_check_named(const char *name, double e, double tol, const char *note = "")
+{
+    bool pass = e <= tol;
+    printf("%s %d - %s: %.3g (tolerance %.1e)%s\n", pass ? "ok" : "not ok", ++gpu_log.n, name, e,
+           tol, note);
+    fflush(stdout);
+    gpu_log.failed += !pass;
+    char buf[200];
+    snprintf(buf, sizeof buf, "%-48s %10.3g %9.1e %s", name, e, tol, pass ? "ok" : "FAIL");
+    gpu_log.rows.push_back(buf);
+}
+
+/* The plan and the table; the program's exit status. */
+static inline int gpu_check_end(void)
+{
+    printf("1..%d\n", gpu_log.n);
+    printf("# %-48s %10s %9s\n", "check", "value", "tolerance");
+    for (auto &r : gpu_log.rows)
+        printf("# %s\n", r.c_str());
+    return gpu_log.failed ? 1 : 0;
+}
+
+/* ||a - b|| / ||b|| over n values (||b|| = 0: the norm of a - b). */
+static inline double gpu_check_relerr(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+static inline double gpu_check_rel(double a, double b)
+{
+    return fabs(a - b) / (fabs(b) > 0 ? fabs(b) : 1);
 }
 
 #endif
