@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "kernels/dense_gpu.h"
@@ -110,6 +111,30 @@ int main(int argc, char **argv)
     cudaEventSynchronize(e1);
     float fb_ms = 0;
     cudaEventElapsedTime(&fb_ms, e0, e1);
+    /* the host's time to enqueue one backward (it does not wait for the GPU)
+     * against the GPU's time to run it: a host slower than the GPU leaves the
+     * GPU idle between kernels */
+    float bwd_gpu_ms = 0;
+    double bwd_host_ms = 0;
+    {
+        if (l720_gpu_model_forward(m, tok.data(), tg.data(), B, c.seq_len, 1, &fo, &err)) {
+            printf("error: %s\n", err.msg);
+            return 1;
+        }
+        struct timespec h0, h1;
+        cudaEventRecord(e0, st);
+        clock_gettime(CLOCK_MONOTONIC, &h0);
+        int rc = l720_gpu_model_backward(m, &err);
+        clock_gettime(CLOCK_MONOTONIC, &h1);
+        cudaEventRecord(e1, st);
+        cudaEventSynchronize(e1);
+        if (rc) {
+            printf("error: %s\n", err.msg);
+            return 1;
+        }
+        cudaEventElapsedTime(&bwd_gpu_ms, e0, e1);
+        bwd_host_ms = (h1.tv_sec - h0.tv_sec) * 1e3 + (h1.tv_nsec - h0.tv_nsec) / 1e6;
+    }
     cudaEventRecord(e0, st);
     for (int i = 0; i < steps; i++)
         if (step(0)) {
@@ -142,6 +167,8 @@ int main(int argc, char **argv)
     printf("fwd_bwd_ms %.3f\n", fb_ms);
     printf("step_ms %.3f (fwd+bwd+norm+AdamW, mean of %d, eager)\n", step_ms, steps);
     printf("tokens_per_s %.0f\n", tps);
+    printf("backward_enqueue_host_ms %.3f (GPU %.3f ms for the same backward)\n", bwd_host_ms,
+           bwd_gpu_ms);
     printf("achieved_tflops %.1f\n", fpt * tps / 1e12);
     /* breakdown: the attention core alone (12 layers of the fused kernels the
      * model runs at head size 64, forward + backward) on random bf16 data */

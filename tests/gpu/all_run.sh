@@ -20,6 +20,6 @@ while read -r s r; do
         "$(grep -c '^not ok' "$L/$s.txt")"
 done < "$L/status.txt"
 grep -h '^# test_gpu_[a-z]* *[0-9]* of' "$L/accum_run.txt"
-grep -h '^not ok' "$L"/*.txt
+for s in run accum_run flash_run; do grep '^not ok' "$L/$s.txt"; done
 rm -f "$L/status.txt"
 exit $st
