@@ -38,11 +38,6 @@ int l720_dense_rope_table(float *cosb, float *sinb, int T, int hs, float theta, 
 int l720_dense_rope(uint16_t *out, const float *qkv, const float *cosb, const float *sinb, int B,
                     int T, int NH, int hs, int dir, void *stream, l720_err *err);
 
-/* qkv[B*T, 3C] (bf16) with the q and k parts rotated in place (dir as
- * above); the v part is not touched. */
-int l720_dense_rope_bf16(uint16_t *qkv, const float *cosb, const float *sinb, int B, int T, int NH,
-                         int hs, int dir, void *stream, l720_err *err);
-
 /* SwiGLU pointwise over bf16 rows, for the dense layer (h1 = h13, h3 = h13 +
  * H in one [N, 2H] product, ld = 2H) and the MoE layer (separate [N, H]
  * buffers, ld = H): act[N, H] = silu(h1) * h3; backward dh1, dh3 (rows of

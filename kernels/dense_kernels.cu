@@ -310,59 +310,6 @@ __global__ void k_rope(uint16_t *out, const float *qkv, const float *cosb, const
     *(uint32_t *)(out + row * 3L * C + e) = pk;
 }
 
-/* In place on bf16 rows [3C]: one thread per 8 elements (4 pairs) of the q
- * and k parts (hs % 8 == 0); the v part is not touched. */
-__global__ void k_rope_bf16_v(uint16_t *qkv, const float *cosb, const float *sinb, long rows,
-                              int T, int C, int hs, float dir)
-{
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x, per = 2L * C / 8;
-    if (i >= rows * per)
-        return;
-    long row = i / per;
-    int e = (int)(i % per) * 8, t = (int)(row % T), half = hs / 2, j = (e % hs) / 2;
-    uint4 *p = (uint4 *)(qkv + row * 3L * C + e);
-    float f[8];
-    unpack8(*p, f);
-#pragma unroll
-    for (int u = 0; u < 4; u++)
-        rope_pair(f[2 * u], f[2 * u + 1], cosb, sinb, t, half, j + u, dir);
-    *p = pack8(f);
-}
-
-/* The same, one thread per pair (any even hs). */
-__global__ void k_rope_bf16(uint16_t *qkv, const float *cosb, const float *sinb, long rows, int T,
-                            int C, int hs, float dir)
-{
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x, pairs = 2L * C / 2;
-    if (i >= rows * pairs)
-        return;
-    long row = i / pairs;
-    int e = (int)(i % pairs) * 2, t = (int)(row % T);
-    uint32_t *p = (uint32_t *)(qkv + row * 3L * C + e);
-    float a = bf16_lo(*p), b = bf16_hi(*p);
-    rope_pair(a, b, cosb, sinb, t, hs / 2, (e % hs) / 2, dir);
-    *p = (uint32_t)f2bf(a) | ((uint32_t)f2bf(b) << 16);
-}
-
-extern "C" int l720_dense_rope_bf16(uint16_t *qkv, const float *cosb, const float *sinb, int B,
-                                    int T, int NH, int hs, int dir, void *stream, l720_err *err)
-{
-    long rows = (long)B * T;
-    float sg = dir > 0 ? 1.0f : -1.0f;
-    cudaStream_t s = (cudaStream_t)stream;
-    if (hs % 8 == 0 && (uintptr_t)qkv % 16 == 0) {
-        long n = rows * 2L * NH * hs / 8;
-        k_rope_bf16_v<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(qkv, cosb, sinb, rows, T,
-                                                                   NH * hs, hs, sg);
-    } else {
-        long n = rows * 2L * NH * hs / 2;
-        k_rope_bf16<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(qkv, cosb, sinb, rows, T, NH * hs,
-                                                                hs, sg);
-    }
-    GPU_LAUNCHED();
-    return L720_OK;
-}
-
 extern "C" int l720_dense_rope_table(float *cosb, float *sinb, int T, int hs, float theta,
                                      void *stream, l720_err *err)
 {

@@ -237,6 +237,7 @@ static int plan(l720_gpu_model *m, l720_err *err)
     TRY(alloc(m, &m->rstdf, N, 1, err));
     TRY(alloc(m, &m->logits, N * Vp, 1, err));
     TRY(alloc(m, &m->loss_rows, N, 1, err));
+    TRY(alloc(m, &m->qkv, N * 3 * d, 1, err));
     TRY(alloc(m, &m->y, N * d, 1, err));
     if (m->flash)
         TRY(alloc(m, &m->dsum, B * NH * T, 1, err));

@@ -67,7 +67,7 @@ struct l720_gpu_model {
     float *buf;              /* [nbuf] PEER running statistics */
     uint64_t t;              /* AdamW steps taken */
     /* activations and scratch */
-    float *x_out, *rstdf, *loss_rows, *y; /* [N,d] [N] [N] [N,d] */
+    float *x_out, *rstdf, *loss_rows, *qkv, *y; /* [N,d] [N] [N] [N,3d] [N,d] */
     float *S, *dsum; /* batched attention: [NH,T,T] scores; fused: [B,NH,T] rowsum(dy*y) */
     float *dresid, *dln, *dqkv;  /* [N,d] [N,d] [N,3d] */
     float *part, *cosb, *sinb;                   /* RMSNorm partials, [T, hs/2] x2 */

@@ -1,11 +1,11 @@
 /* gpu_model_pass.cu: forward and backward of the whole GPU model (see
  * gpu_model.h), block by block as trainer/model_pass.c. Products read bf16
  * (activations written by the kernels, weights from the bf16 copy pbf) and
- * write fp32 where the result is summed into (residual stream, gradients)
- * or rotated (the gradient of q/k/v), bf16 where it feeds a pointwise kernel
- * or the next product (q/k/v, rotated in place; SwiGLU's h1|h3 and its
- * gradient, the attention output's gradient, the logits: cross-entropy reads
- * them in fp32 and overwrites them with their gradient).
+ * write fp32 where the result is summed into or rotated (residual stream,
+ * q/k/v, gradients), bf16 where it feeds a pointwise kernel or the next
+ * product (SwiGLU's h1|h3 and its gradient, the attention output's gradient,
+ * the logits: cross-entropy reads them in fp32 and overwrites them with
+ * their gradient).
  *   dense FFN: w1, w3 adjacent, so x [W1; W3]^T is one product into h13;
  *   MoE FFN: l720_moe_gpu (adds into the residual, writes dx and gradients);
  *   PEER FFN: l720_peer_gpu (bf16 y and dx), the compact u/v row gradients
@@ -144,8 +144,8 @@ int gm_forward(l720_gpu_model *m, int B, int T, int training, l720_err *err)
         gm_layer *L = &m->L[l];
         const uint16_t *wqkv = m->pbf + L->o_wqkv, *wo = m->pbf + L->o_wo;
         CALL(l720_dense_rmsnorm_fwd(L->ln1, L->rstd1, L->resid, m->p + L->o_an, N, d, st, err));
-        GEMM_BF(0, 1, N, 3 * d, d, L->ln1, d, wqkv, d, L->qkvbf, 3 * d);
-        CALL(l720_dense_rope_bf16(L->qkvbf, m->cosb, m->sinb, B, T, NH, d / NH, 1, st, err));
+        GEMM(0, 1, N, 3 * d, d, L->ln1, d, wqkv, d, 0.0f, m->qkv, 3 * d);
+        CALL(l720_dense_rope(L->qkvbf, m->qkv, m->cosb, m->sinb, B, T, NH, d / NH, 1, st, err));
         if (m->flash)
             CALL(l720_flash_attn_fwd(L->attybf, L->lse, L->qkvbf, B, T, d, NH, st, err));
         else
