@@ -24,6 +24,7 @@
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line out at once: a run stopped by a time limit keeps them */
     int B = argc > 1 ? atoi(argv[1]) : 8, steps = argc > 2 ? atoi(argv[2]) : 10;
     l720_model_cfg c;
     memset(&c, 0, sizeof c);

@@ -123,6 +123,7 @@ static int time_config(const char *name, int E, int every, int B, int steps, int
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line out at once: a run stopped by a time limit keeps them */
     int B = argc > 1 ? atoi(argv[1]) : 8, steps = argc > 2 ? atoi(argv[2]) : 10;
     int K = argc > 3 ? atoi(argv[3]) : 8;
     int count = 0;
