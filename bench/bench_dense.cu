@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <utility>
 #include <vector>
 
 #include "kernels/dense_gpu.h"
@@ -146,6 +147,44 @@ int main(int argc, char **argv)
     cudaEventSynchronize(e1);
     float ms = 0;
     cudaEventElapsedTime(&ms, e0, e1);
+    /* the same steps again with an event at each call's return: where the
+     * step's time goes on the GPU's clock, idle time included (the forward and
+     * the norm wait for the GPU before they return) */
+    double ph[5] = {0, 0, 0, 0, 0}; /* forward, backward, norm, AdamW, between steps */
+    {
+        cudaEvent_t ev[6];
+        for (auto &e : ev)
+            cudaEventCreate(&e);
+        for (int i = 0; i < steps; i++) {
+            cudaEventRecord(ev[0], st);
+            int rc = l720_gpu_model_forward(m, tok.data(), tg.data(), B, c.seq_len, 1, &fo, &err);
+            cudaEventRecord(ev[1], st);
+            rc = rc || l720_gpu_model_backward(m, &err);
+            cudaEventRecord(ev[2], st);
+            rc = rc || l720_gpu_model_grad_norm(m, &norm, &err);
+            cudaEventRecord(ev[3], st);
+            rc = rc || l720_gpu_model_adamw_step(m, &hp, norm > 1.0 ? 1.0 / norm : 1.0, &err);
+            cudaEventRecord(ev[4], st);
+            cudaEventSynchronize(ev[4]);
+            if (rc) {
+                printf("error: %s\n", err.msg);
+                return 1;
+            }
+            for (int k = 0; k < 4; k++) {
+                float t = 0;
+                cudaEventElapsedTime(&t, ev[k], ev[k + 1]);
+                ph[k] += t / steps;
+            }
+            if (i) {
+                float t = 0;
+                cudaEventElapsedTime(&t, ev[5], ev[0]);
+                ph[4] += t / (steps - 1);
+            }
+            std::swap(ev[4], ev[5]); /* this step's end, for the next step's gap */
+        }
+        for (auto &e : ev)
+            cudaEventDestroy(e);
+    }
     cudaError_t ce = cudaGetLastError();
     if (ce != cudaSuccess) {
         printf("error: %s\n", cudaGetErrorString(ce));
@@ -168,6 +207,8 @@ int main(int argc, char **argv)
     printf("fwd_bwd_ms %.3f\n", fb_ms);
     printf("step_ms %.3f (fwd+bwd+norm+AdamW, mean of %d, eager)\n", step_ms, steps);
     printf("tokens_per_s %.0f\n", tps);
+    printf("phase_ms forward %.3f backward %.3f norm %.3f adamw %.3f between_steps %.3f (GPU clock, "
+           "idle included; the step timed separately)\n", ph[0], ph[1], ph[2], ph[3], ph[4]);
     printf("backward_enqueue_host_ms %.3f (GPU %.3f ms for the same backward)\n", bwd_host_ms,
            bwd_gpu_ms);
     printf("achieved_tflops %.1f\n", fpt * tps / 1e12);
