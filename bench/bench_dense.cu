@@ -1,7 +1,8 @@
 /* bench_dense.cu: one dense training step (forward + backward + gradient
  * norm + AdamW) of the GPT-2-small shape on the GPU, through the whole-model
  * API (kernels/gpu_model.h) with every FFN dense: d 768, 12 layers, 12
- * heads, T 1024, vocab 50257, SwiGLU hidden 3d. Timed with events over
+ * heads, T 1024, vocab 50257, SwiGLU hidden 3d (the CPU model's defaults,
+ * layout and initial parameters, seed 12345). Timed with events over
  * steps after warm-up (the step synchronises with the host twice: the loss
  * and the norm, as the trainer's step does). Usage: bench_dense [B] [steps]
  * FLOPs per token: 6 * N_mm + 12 * L * d * T, N_mm = L (4d^2 + 3dH) + V d
@@ -34,45 +35,35 @@ int main(int argc, char **argv)
     c.n_layers = 12;
     c.n_heads = 12;
     c.seq_len = 1024;
-    c.ffn_hidden = 3 * 768;
-    c.capacity_factor = 1.25f;
-    c.balance_coef = 0.01f;
-    c.zloss_coef = 0.001f;
-    c.bn_momentum = 0.1f;
-    c.rope_theta = 10000.0f;
     l720_err err;
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
         printf("no GPU\n");
         return 77;
     }
+    /* the defaults, the layout and the initial parameters from the CPU model */
+    l720_model *host = NULL;
+    if (l720_model_cfg_check(&c, &err) || !(host = l720_model_new(&c, 1, 12345, &err))) {
+        printf("error: %s\n", err.msg);
+        return 1;
+    }
     size_t free0 = 0, free1 = 0, total = 0;
     cudaMemGetInfo(&free0, &total);
-    l720_gpu_model *m = l720_gpu_model_new(&c, NULL, 0, B, &err);
+    int nt;
+    const l720_tensor *ts = l720_model_tensors(host, &nt);
+    l720_gpu_model *m = l720_gpu_model_new(&c, ts, nt, B, &err);
     if (!m) {
         printf("error: %s\n", err.msg);
         return 1;
     }
     cudaMemGetInfo(&free1, &total);
-    size_t d = 768, H = 2304, V = 50257, ls = 2 * d + 4 * d * d + 3 * H * d;
-    size_t np = 2 * V * d + 12 * ls + d, N = (size_t)B * c.seq_len;
-    std::vector<float> p(np);
-    uint64_t s = 12345;
-    for (auto &x : p) { /* uniform with the std of N(0, 0.02^2); norms set below */
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        x = (float)(((double)(s >> 11) / 9007199254740992.0 * 2 - 1) * 0.02 * 1.7320508);
-    }
-    for (int l = 0; l < 12; l++)
-        for (size_t i = 0; i < d; i++) {
-            p[V * d + l * ls + i] = 1.0f;
-            p[V * d + l * ls + d + 4 * d * d + i] = 1.0f;
-        }
-    for (size_t i = 0; i < d; i++)
-        p[V * d + 12 * ls + i] = 1.0f;
-    if (l720_gpu_model_set_state(m, p.data(), NULL, NULL, NULL, 0, &err)) {
+    size_t d = (size_t)c.d_model, H = (size_t)c.ffn_hidden, V = (size_t)c.vocab;
+    size_t N = (size_t)B * c.seq_len;
+    if (l720_gpu_model_set_state(m, l720_model_params(host), NULL, NULL, NULL, 0, &err)) {
         printf("error: %s\n", err.msg);
         return 1;
     }
+    uint64_t s = 12345;
     std::vector<int32_t> tok(N), tg(N);
     for (size_t i = 0; i < N; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -253,5 +244,6 @@ int main(int argc, char **argv)
     }
     printf("dense_mfu %.4f\n", mfu);
     l720_gpu_model_free(m);
+    l720_model_free(host);
     return 0;
 }

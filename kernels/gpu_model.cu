@@ -250,7 +250,6 @@ static int plan(l720_gpu_model *m, l720_err *err)
     TRY(alloc(m, &m->cosb, T * d / NH / 2, 0, err));
     TRY(alloc(m, &m->sinb, T * d / NH / 2, 0, err));
     TRY(alloc(m, &m->lnf, N * d, 1, err));
-    m->dlogits = m->logits;
     if (!m->flash)
         TRY(alloc(m, &m->dS, NH * T * T, 1, err));
     TRY(alloc(m, &m->dresbf, N * d, 1, err));

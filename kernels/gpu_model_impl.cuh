@@ -71,7 +71,7 @@ struct l720_gpu_model {
     float *S, *dsum; /* batched attention: [NH,T,T] scores; fused: [B,NH,T] rowsum(dy*y) */
     float *dresid, *dln, *dqkv;  /* [N,d] [N,d] [N,3d] */
     float *part, *cosb, *sinb;                   /* RMSNorm partials, [T, hs/2] x2 */
-    uint16_t *logits, *dlogits; /* [N,Vp] one buffer: the gradient overwrites the logits */
+    uint16_t *logits; /* [N,Vp] the logits, overwritten by their gradient (cross-entropy) */
     uint16_t *lnf, *dS, *dresbf, *dattybf, *dqkvbf, *dact, *dh13, *ffn16;
     int32_t *tok, *tgt, *order, *run_start, *run_tok; /* [N] [N] [N] [N+1] [N] */
     double *norm_part;       /* gradient-norm partial sums */

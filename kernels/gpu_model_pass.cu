@@ -162,7 +162,7 @@ int gm_forward(l720_gpu_model *m, int B, int T, int training, l720_err *err)
     /* the head's bf16 copy has Vp rows, those past V zero (gpu_model.cu) */
     GEMM_BF(0, 1, N, m->Vp, d, m->lnf, d, m->pbf + m->o_head, d, m->logits, m->Vp);
     float scale = m->n_targets ? 1.0f / (float)m->n_targets : 0.0f;
-    CALL(l720_dense_xent(m->dlogits, m->loss_rows, m->logits, m->Vp, m->tgt, N, V, scale, st,
+    CALL(l720_dense_xent(m->logits, m->loss_rows, m->logits, m->Vp, m->tgt, N, V, scale, st,
                          err));
     return L720_OK;
 }
@@ -301,10 +301,10 @@ int gm_backward(l720_gpu_model *m, l720_err *err)
     if (m->acc_beta == 0.0f)
         for (const auto &z : m->zero_runs)
             GPU_CK(cudaMemsetAsync(m->grad + z.first, 0, z.second * 4, st));
-    /* dlogits columns past V are 0, so the padded head rows add nothing to dx
-     * and get a zero gradient in grad's tail past np */
-    GEMM(0, 0, N, d, m->Vp, m->dlogits, m->Vp, m->pbf + m->o_head, d, 0.0f, m->dln, d);
-    GEMM(1, 0, m->Vp, d, N, m->dlogits, m->Vp, m->lnf, d, m->acc_beta, m->grad + m->o_head,
+    /* m->logits holds dlogits now; its columns past V are 0, so the padded
+     * head rows add nothing to dx and get a zero gradient in grad's tail */
+    GEMM(0, 0, N, d, m->Vp, m->logits, m->Vp, m->pbf + m->o_head, d, 0.0f, m->dln, d);
+    GEMM(1, 0, m->Vp, d, N, m->logits, m->Vp, m->lnf, d, m->acc_beta, m->grad + m->o_head,
          d);
     GPU_CK(cudaMemsetAsync(m->dresid, 0, Nd * 4, st));
     /* each RMSNorm backward also leaves the bf16 copy of dresid for the next products */

@@ -25,7 +25,7 @@ done
 wait
 $NV -o "$B/test_gpu_model" tests/test_gpu_model.cu $KO $OBJS -lcublasLt -lgomp -lm
 $NV -o "$B/test_gpu_dense" tests/test_gpu_dense.cu $KO $OBJS -lcublasLt -lgomp -lm
-$NV -o "$B/bench_dense" bench/bench_dense.cu $KO $B/err.o -lcublasLt -lgomp
+$NV -o "$B/bench_dense" bench/bench_dense.cu $KO $OBJS -lcublasLt -lgomp -lm
 $NV -o "$B/bench_moe_step" bench/bench_moe_step.cu $KO $OBJS -lcublasLt -lgomp -lm
 st=0
 "$B/test_gpu_dense" "$@" || st=1
