@@ -7,7 +7,7 @@ set -e
 B=${BUILD:-_build-gpu}
 mkdir -p "$B"
 nvcc -std=c++17 -O3 -arch=sm_90 -I. -Icommon -o "$B/bench_peer" bench/bench_peer.cu \
-    kernels/peer.cu kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu \
+    kernels/peer.cu kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu kernels/peer_scores.cu \
     kernels/gemm.cu common/err.c -lcublasLt
 "$B/bench_peer" "$@" | tee "$B/bench_peer.out"
 ours=$(awk '/^peer_fwd_bwd_ms/ {print $2}' "$B/bench_peer.out")

@@ -17,7 +17,7 @@ $NV -Xcompiler -fopenmp -c tests/gpu/peer_ref.cu -o "$B/peer_ref.o" &
 for spec in "$@"; do
     name=${spec%%|*}; rest=${spec#*|}; flags=${rest%%|*}
     mkdir -p "$B/$name"
-    for k in peer peer_route peer_route_bwd peer_expert; do
+    for k in peer peer_route peer_route_bwd peer_expert peer_scores; do
         $NV $flags -c kernels/$k.cu -o "$B/$name/$k.o" &
     done
     $NV -c bench/bench_peer.cu -o "$B/$name/bench.o" &

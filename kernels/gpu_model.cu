@@ -261,13 +261,6 @@ static int plan(l720_gpu_model *m, l720_err *err)
     }
     if (m->has_peer) {
         TRY(alloc(m, &m->ffn16, N * d, 1, err));
-        m->peer_acc_len = 0;
-        for (const gm_layer &l : m->L)
-            if (l.kind == L720_FFN_PEER) {
-                size_t hd = (size_t)l.ph * l.pdk, len = hd * d + 2 * hd + hd * l.pn;
-                m->peer_acc_len = len > m->peer_acc_len ? len : m->peer_acc_len;
-            }
-        TRY(alloc(m, &m->peer_acc, m->peer_acc_len, 1, err));
     }
     TRY(alloc(m, &m->tok, N, 0, err));
     TRY(alloc(m, &m->tgt, N, 0, err));

@@ -86,9 +86,6 @@ struct l720_gpu_model {
     size_t n_targets;
     int backward_done;  /* gradients of a backward are in grad (for norm / AdamW) */
     float acc_beta;     /* the backward running: 0 writes the gradients, 1 adds to them */
-    float *peer_acc;    /* [max PEER wq+gamma+beta+keys] a PEER layer's dense gradients
-                           before they are added (accumulating backward) */
-    size_t peer_acc_len;
     std::vector<int32_t> h_old, h_new, h_union; /* host scratch of the touched-row union */
     int full_clear;     /* the next backward zeroes whole u, v gradients (not only old rows) */
 };

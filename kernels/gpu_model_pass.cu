@@ -30,14 +30,6 @@ __global__ void k_from_bf16(float *out, const uint16_t *in, size_t n)
         out[i] = __uint_as_float((uint32_t)in[i] << 16);
 }
 
-/* out[i] += in[i] */
-__global__ void k_add_f32(float *out, const float *in, size_t n)
-{
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n)
-        out[i] += in[i];
-}
-
 /* row ids[r] of g [*, d] += compact bf16 row r of rows [n, d] (ids unique) */
 __global__ void k_scatter_add_rows(float *g, const int32_t *ids, const uint16_t *rows, int d)
 {
@@ -269,19 +261,17 @@ static int ffn_backward(l720_gpu_model *m, gm_layer *L, int N, l720_err *err)
     case L720_FFN_PEER: {
         size_t hd = (size_t)L->ph * L->pdk;
         l720_peer_weights w = peer_weights(m, L);
-        int acc = m->acc_beta != 0.0f; /* dense gradients via peer_acc, then added */
-        size_t n_dense = hd * d + 2 * hd + hd * L->pn; /* wq, gamma, beta, keys */
+        int acc = m->acc_beta != 0.0f; /* the layer adds its dense gradients */
         l720_peer_grads g;
-        g.wq = acc ? m->peer_acc : m->grad + o;
+        g.wq = m->grad + o;
         g.gamma = g.wq + hd * d;
         g.beta = g.gamma + hd;
         g.keys = g.beta + hd;
         if (!acc)
             CALL(peer_clear_rows(m, L, err));
+        l720_peer_gpu_set_grad_add(L->peer, acc);
         CALL(l720_peer_gpu_backward(L->peer, &w, L->ln2, m->dresbf, m->ffn16, &g, m->st, err));
         k_from_bf16<<<blocks_for(Nd), 256, 0, m->st>>>(m->dln, m->ffn16, Nd);
-        if (acc)
-            k_add_f32<<<blocks_for(n_dense), 256, 0, m->st>>>(m->grad + o, m->peer_acc, n_dense);
         GPU_LAUNCHED();
         CALL(peer_expand_rows(m, L, err));
         break;

@@ -7,7 +7,7 @@ if HAVE_CUDA
 noinst_LIBRARIES += libkernels.a
 libkernels_a_SOURCES = \
 	kernels/peer_gpu.h kernels/peer.cu kernels/peer_kernels.cuh kernels/peer_topk.cuh \
-	kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu \
+	kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu kernels/peer_scores.cu \
 	kernels/gemm.h kernels/gemm.cu kernels/gpu_util.cuh kernels/gpu_device.h kernels/gpu_device.cu \
 	kernels/dense_gpu.h kernels/dense_kernels.cu kernels/dense_attn.cu \
 	kernels/moe_gpu.h kernels/moe_gpu.cu kernels/moe_kernels.cuh kernels/moe_kernels.cu \

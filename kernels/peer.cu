@@ -23,6 +23,12 @@
 #ifndef PEER_DU_SIDE
 #define PEER_DU_SIDE 1
 #endif
+/* 1: sub-key scores and the top-k per half in one kernel (peer_scores.cu) where
+ * the device's shared memory holds a block's keys and scores; 0: the product
+ * into S, then peer_topk_rows */
+#ifndef PEER_FUSED_SCORES
+#define PEER_FUSED_SCORES 1
+#endif
 
 /* Runs of equal keys over a sorted array. */
 typedef struct peer_runs {
@@ -36,13 +42,15 @@ struct l720_peer_gpu {
     int HD, dk2, N, T;          /* T: tokens of the last forward */
     long Pmax;                  /* max pairs */
     int trained;                /* last forward was a training one */
+    int fused;                  /* scores and top-k per half in one kernel (no S, k3, qs) */
+    int grad_add;               /* backward adds into the dense gradients */
     l720_gemm *gemm;
     float *q;                   /* [T, HD] query before BatchNorm */
     float *mean, *rstd;         /* [HD] */
     float *qn;                  /* [T, HD] after BatchNorm (fp32: it decides the routing) */
-    uint16_t *k3;               /* [h, 2, n, K3] sub-keys repeated for the split-query products */
-    uint16_t *qs;               /* [T, 2h, K3] query split into three bf16 parts */
-    float *S;                   /* [2h, T, n] sub-key scores */
+    uint16_t *k3;               /* [h, 2, n, K3] sub-keys repeated for the split-query products (not fused) */
+    uint16_t *qs;               /* [T, 2h, K3] query split into three bf16 parts (not fused) */
+    float *S;                   /* [2h, T, n] sub-key scores (not fused) */
     float *tv;                  /* [T, 2h, k] */
     int *ti;                    /* [T, 2h, k] */
     int *ids;                   /* [P] expert per pair */
@@ -115,13 +123,13 @@ static int bits_for(long x)
 /* Sizes of every buffer, in one place, for new() and workspace_bytes(). */
 #define PEER_BUFFERS(X)                                                                            \
     X(q, float, T * HD) X(mean, float, HD) X(rstd, float, HD) X(qn, float, T * HD)           \
-    X(S, float, 2 * h * T * n) X(tv, float, T * 2 * h * k) X(ti, int, T * 2 * h * k)             \
+    X(S, float, fused ? 0 : 2 * h * T * n) X(tv, float, T * 2 * h * k) X(ti, int, T * 2 * h * k)             \
     X(ids, int, P) X(gate, float, P) X(act, float, P) X(iota, int, 2 * P) X(skey, int, P)        \
     X(sp, int, P) X(dc, float, P) X(da, float, P) X(dsk, float, 2 * P) X(du, uint16_t, er_max * d)       \
     X(dv, uint16_t, er_max * d) X(dqn, float, T * HD) X(dq, uint16_t, T * HD) X(k2, int, 2 * P)      \
     X(k2s, int, 2 * P) X(e2s, int, 2 * P) X(dxq, float, T * d)                        \
     X(part, float, PEER_COL_RB * HD * 2) X(bnsum, float, 2 * HD)                  \
-    X(k3, uint16_t, 2 * h * n * K3) X(qs, uint16_t, T * 2 * h * K3)                               \
+    X(k3, uint16_t, fused ? 0 : 2 * h * n * K3) X(qs, uint16_t, fused ? 0 : T * 2 * h * K3)                               \
     X(gate_s, float, P) X(act_s, float, P * PEER_EXP_SLICES) X(dc_s, float, P * PEER_EXP_SLICES) \
     X(da_s, float, P)
 
@@ -130,7 +138,9 @@ static int bits_for(long x)
                  h = (size_t)(m)->heads, k = (size_t)(m)->topk, HD = h * (size_t)(m)->d_key;      \
     const size_t P = T * h * k, N = n * n, K3 = PEER_K3((size_t)(m)->d_key / 2);                \
     const size_t er_max = P < N ? P : N, kr_max = 2 * P < 2 * h * n + 1 ? 2 * P : 2 * h * n + 1;          \
+    const int fused = PEER_FUSED_SCORES && peer_scores_fits((int)n, (m)->d_key / 2);          \
     (void)er_max;                                                                                 \
+    (void)fused;                                                                                  \
     (void)K3;                                                                                     \
     (void)kr_max
 
@@ -188,6 +198,7 @@ static int alloc_all(l720_peer_gpu *p, l720_err *err)
 #define AL(name, type, count) GPU_CK(cudaMalloc(&p->name, (size_t)(count) * sizeof(type)));
     PEER_BUFFERS(AL)
 #undef AL
+    p->fused = fused;
     if (runs_alloc(&p->er, er_max, err) || runs_alloc(&p->kr, kr_max, err))
         return err->code;
     p->cub_bytes = cub_bytes_for(P, er_max);
@@ -283,6 +294,25 @@ static peer_sorted sorted_pairs(l720_peer_gpu *p, int P)
     return ps;
 }
 
+/* The two-kernel path: the scores S [2h, T, n] by one batched product, then
+ * the top-k of each row. */
+static int scores_topk(l720_peer_gpu *p, const l720_peer_weights *w, int T, cudaStream_t s,
+                       l720_err *err)
+{
+    const int h = p->dm.heads, n = p->dm.n, k = p->dm.topk, dk2 = p->dk2, K3 = PEER_K3(dk2);
+    peer_repeat_keys(w->keys, (size_t)2 * h * n, dk2, K3, p->k3, s);
+    peer_split_query(p->qn, T, 2 * h, dk2, K3, p->qs, s);
+    GPU_LAUNCHED();
+    if (l720_gemm_bf16(p->gemm, 0, 1, T, n, K3, 1.0f, p->qs, 2L * h * K3, K3, p->k3, K3,
+                       (long)n * K3, 0.0f, p->S, n, (long)T * n, 2 * h, s, err))
+        return err->code;
+    mark(p, "fwd sub-key scores", s);
+    peer_topk_rows(p->S, 2 * h, T, n, k, p->tv, p->ti, s);
+    GPU_LAUNCHED();
+    mark(p, "fwd top-k per half", s);
+    return 0;
+}
+
 int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const uint16_t *x,
                           uint16_t *y, int T, int training, void *stream, l720_err *err)
 {
@@ -309,17 +339,12 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
     /* S[b] = qn[:, b-th half-query] K[b]^T for b = 2j + half, at fp32 accuracy (split query,
      * exact bf16 products, fp32 sums) like the CPU trainer's fp32 products, so that both choose
      * the same experts up to summation order */
-    const int K3 = PEER_K3(dk2);
-    peer_repeat_keys(w->keys, (size_t)2 * h * n, dk2, K3, p->k3, s);
-    peer_split_query(p->qn, T, 2 * h, dk2, K3, p->qs, s);
-    GPU_LAUNCHED();
-    if (l720_gemm_bf16(p->gemm, 0, 1, T, n, K3, 1.0f, p->qs, 2L * h * K3, K3, p->k3, K3,
-                       (long)n * K3, 0.0f, p->S, n, (long)T * n, 2 * h, s, err))
+    if (p->fused) {
+        peer_scores_topk(p->qn, w->keys, T, 2 * h, n, dk2, k, p->tv, p->ti, s);
+        GPU_LAUNCHED();
+        mark(p, "fwd scores + top-k per half", s);
+    } else if (scores_topk(p, w, T, s, err))
         return err->code;
-    mark(p, "fwd sub-key scores", s);
-    peer_topk_rows(p->S, 2 * h, T, n, k, p->tv, p->ti, s);
-    GPU_LAUNCHED();
-    mark(p, "fwd top-k per half", s);
     peer_topk_combine(p->tv, p->ti, T, h, n, k, p->ids, p->gate, s);
     GPU_LAUNCHED();
     mark(p, "fwd top-k of k*k sums", s);
@@ -376,21 +401,19 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
     if (sort_runs(p, p->k2, p->k2s, p->e2s, 2 * P, p->key2_bits, &p->kr, sk, err))
         return err->code;
     mark(p, "bwd sub-key sort", s);
-    GPU_CK(cudaMemsetAsync(g->keys, 0, (size_t)2 * h * n * p->dk2 * sizeof(float), sk));
+    if (!p->grad_add)
+        GPU_CK(cudaMemsetAsync(g->keys, 0, (size_t)2 * h * n * p->dk2 * sizeof(float), sk));
     peer_subkey_grad(p->kr.id, p->kr.off, p->kr.cnt, p->kr.n, p->kr.max, p->e2s, p->dsk, p->qn, n,
-                     h, k, m->d_key, g->keys, sk);
+                     h, k, m->d_key, p->grad_add, g->keys, sk);
     GPU_LAUNCHED();
     mark(p, "bwd sub-key grads", s);
     peer_bn_bwd(p->q, p->mean, p->rstd, w->gamma, p->dqn, T, HD, p->bnsum + HD, p->bnsum, p->dq,
                 p->part, sr);
     GPU_LAUNCHED();
-    if (g->beta)
-        GPU_CK(cudaMemcpyAsync(g->beta, p->bnsum, HD * sizeof(float), cudaMemcpyDeviceToDevice, sr));
-    if (g->gamma)
-        GPU_CK(cudaMemcpyAsync(g->gamma, p->bnsum + HD, HD * sizeof(float),
-                               cudaMemcpyDeviceToDevice, sr));
-    if (l720_gemm_bf16(p->gemm, 1, 0, HD, d, T, 1.0f, p->dq, HD, 0, x, d, 0, 0.0f, g->wq, d, 0, 1,
-                       sr, err))
+    peer_bn_grads_out(p->bnsum, HD, p->grad_add, g->beta, g->gamma, sr);
+    GPU_LAUNCHED();
+    if (l720_gemm_bf16(p->gemm, 1, 0, HD, d, T, 1.0f, p->dq, HD, 0, x, d, 0,
+                       p->grad_add ? 1.0f : 0.0f, g->wq, d, 0, 1, sr, err))
         return err->code;
     if (l720_gemm_bf16(p->gemm, 0, 0, T, d, HD, 1.0f, p->dq, HD, 0, w->wq, d, 0, 0.0f, p->dxq, d,
                        0, 1, sr, err))
@@ -409,6 +432,8 @@ int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const u
     }
     return 0;
 }
+
+void l720_peer_gpu_set_grad_add(l720_peer_gpu *p, int add) { p->grad_add = add != 0; }
 
 const int32_t *l720_peer_gpu_ids(const l720_peer_gpu *p) { return p->ids; }
 const float *l720_peer_gpu_gates(const l720_peer_gpu *p) { return p->gate; }

@@ -74,7 +74,8 @@ typedef struct l720_peer_weights {
     float momentum;       /* running-statistics momentum (0.1) */
 } l720_peer_weights;
 
-/* Device pointers of the dense parameter gradients (overwritten, not added to). */
+/* Device pointers of the dense parameter gradients (overwritten, or added to
+ * after l720_peer_gpu_set_grad_add). */
 typedef struct l720_peer_grads {
     float *wq;    /* [h*dk, d] */
     float *keys;  /* [h, 2, n, dk/2] */
@@ -102,6 +103,11 @@ int l720_peer_gpu_forward(l720_peer_gpu *p, const l720_peer_weights *w, const ui
 int l720_peer_gpu_backward(l720_peer_gpu *p, const l720_peer_weights *w, const uint16_t *x,
                            const uint16_t *dy, uint16_t *dx, const l720_peer_grads *g,
                            void *stream, l720_err *err);
+
+/* add != 0: each later backward adds its dense gradients (wq, gamma, beta,
+ * keys) into g instead of overwriting them (accumulating micro-batches; the
+ * compact U/V row gradients are those of the last backward either way). */
+void l720_peer_gpu_set_grad_add(l720_peer_gpu *p, int add);
 
 /* Routing of the last forward (device pointers, [T, h, k]): expert ids and gates. */
 const int32_t *l720_peer_gpu_ids(const l720_peer_gpu *p);

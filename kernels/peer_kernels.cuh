@@ -29,6 +29,13 @@ void peer_bf16_to_f32(const uint16_t *a, size_t n, float *o, cudaStream_t s);
 void peer_split_query(const float *qn, int T, int nb, int dk2, int K3, uint16_t *qs, cudaStream_t s);
 void peer_repeat_keys(const uint16_t *keys, size_t rows, int dk2, int K3, uint16_t *k3,
                       cudaStream_t s);
+/* The scores and the top-k per half in one kernel (peer_scores.cu), the scores
+ * kept in shared memory: the same val, idx [T, nb, k] as the product and
+ * peer_topk_rows, from qn [T, nb, dk2] and keys [nb, n, dk2]. fits: whether the
+ * device's shared memory holds a block's keys and scores for (n, dk2). */
+int peer_scores_fits(int n, int dk2);
+void peer_scores_topk(const float *qn, const uint16_t *keys, int T, int nb, int n, int dk2, int k,
+                      float *val, int *idx, cudaStream_t s);
 /* Top-k of each row of S [nb, T, n] -> val, idx [T, nb, k]. */
 void peer_topk_rows(const float *S, int nb, int T, int n, int k, float *val, int *idx,
                     cudaStream_t s);
@@ -78,16 +85,21 @@ void peer_route_bwd(const int *ids, const float *gate, const float *act, const f
                     float *dsk, float *dqn, cudaStream_t s);
 /* dK rows of the touched sub-keys (runs over the sorted entries se; entry
  * key (2j + half) * n + i, which is also the row of K [h, 2, n, dk/2]; runs
- * of key 2 h n are skipped). */
+ * of key 2 h n are skipped), written, or added to dkeys when add != 0. */
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                       const int *nruns, int maxruns, const int *se, const float *dsk,
-                      const float *qn, int n, int h, int k, int dk, float *dkeys,
+                      const float *qn, int n, int h, int k, int dk, int add, float *dkeys,
                       cudaStream_t s);
 /* BatchNorm backward: dgamma, dbeta [C] (always written) and dq [T, C] bf16;
  * gamma NULL: no affine part. */
 void peer_bn_bwd(const float *q, const float *mean, const float *rstd, const float *gamma,
                  const float *dqn, int T, int C, float *dgamma, float *dbeta, uint16_t *dq,
                  float *part, cudaStream_t s);
+
+/* The BatchNorm gradients bnsum [2, C] (dbeta, then dgamma) into gbeta and
+ * ggamma (each may be NULL): written, or added to when add != 0. */
+void peer_bn_grads_out(const float *bnsum, int C, int add, float *gbeta, float *ggamma,
+                       cudaStream_t s);
 
 /* Lazy AdamW over rows ids[r] (r < *nrows) of an [N, d] table. */
 void peer_adamw_rows(const int *ids, const int *nrows, int maxrows, const uint16_t *grad,

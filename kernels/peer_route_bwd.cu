@@ -141,7 +141,7 @@ void peer_route_bwd(const int *ids, const float *gate, const float *act, const f
 template <int NC>
 __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                               const int *nruns, const int *se, const float *dsk, const float *qn,
-                              int n, int h, int k, int dk, float *dkeys)
+                              int n, int h, int k, int dk, int add, float *dkeys)
 {
     const int w = (int)((blockIdx.x * (size_t)blockDim.x + threadIdx.x) >> 5);
     const int lane = threadIdx.x & 31;
@@ -189,19 +189,19 @@ __global__ void k_subkey_grad(const int *run_id, const int *run_off, const int *
     for (int c = 0; c < NC; c++) {
         const int col = c * 32 + lane;
         if (col < dk2)
-            dst[col] = acc[c];
+            dst[col] = add ? dst[col] + acc[c] : acc[c];
     }
 }
 
 void peer_subkey_grad(const int *run_id, const int *run_off, const int *run_cnt,
                       const int *nruns, int maxruns, const int *se, const float *dsk,
-                      const float *qn, int n, int h, int k, int dk, float *dkeys,
+                      const float *qn, int n, int h, int k, int dk, int add, float *dkeys,
                       cudaStream_t s)
 {
     const unsigned blocks = (unsigned)(((size_t)maxruns * 32 + 255) / 256);
 #define L(NC)                                                                                      \
     k_subkey_grad<NC><<<blocks, 256, 0, s>>>(run_id, run_off, run_cnt, nruns, se, dsk, qn, n, h, k, \
-                                             dk, dkeys)
+                                             dk, add, dkeys)
     switch ((dk / 2 + 31) / 32) {
     case 1: L(1); break;
     case 2: L(2); break;
@@ -249,6 +249,23 @@ void peer_bn_bwd(const float *q, const float *mean, const float *rstd, const flo
     const size_t total = (size_t)T * C;
     const int blocks = (int)((total + 255) / 256 < 8192 ? (total + 255) / 256 : 8192);
     k_bn_bwd_apply<<<blocks, 256, 0, s>>>(q, mean, rstd, gamma, dqn, dgamma, dbeta, total, T, C, dq);
+}
+
+__global__ void k_bn_grads_out(const float *bnsum, int C, int add, float *gbeta, float *ggamma)
+{
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C)
+        return;
+    if (gbeta)
+        gbeta[c] = add ? gbeta[c] + bnsum[c] : bnsum[c];
+    if (ggamma)
+        ggamma[c] = add ? ggamma[c] + bnsum[C + c] : bnsum[C + c];
+}
+
+void peer_bn_grads_out(const float *bnsum, int C, int add, float *gbeta, float *ggamma,
+                       cudaStream_t s)
+{
+    k_bn_grads_out<<<(C + 255) / 256, 256, 0, s>>>(bnsum, C, add, gbeta, ggamma);
 }
 
 /* One block per touched row; blockDim = d/8 threads of 8 columns. */

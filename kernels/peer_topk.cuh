@@ -9,13 +9,16 @@
 #include <math.h>
 
 /* Keys of the candidate slots: key(i) for slot i (unrolled loops: i constant).
- * topk_keys: an array; the others computed, so that they take no registers. */
+ * topk_keys: an array; the others computed, so that they take no registers.
+ * all_valid: no slot is empty (no INT_MAX checks). */
 template <int MAXP> struct topk_keys {
+    static constexpr bool all_valid = false;
     int a[MAXP];
     __device__ int operator()(int i) const { return a[i]; }
 };
 /* slot i of lane l: column 128 (i / 4) + 4 l + i % 4 (16-byte loads) */
 struct topk_keys_vec {
+    static constexpr bool all_valid = false;
     int lane4, n;
     __device__ int operator()(int i) const
     {
@@ -23,8 +26,15 @@ struct topk_keys_vec {
         return c < n ? c : INT_MAX;
     }
 };
+/* the same for full rows (n = 1024) */
+struct topk_keys_vec_full {
+    static constexpr bool all_valid = true;
+    int lane4;
+    __device__ int operator()(int i) const { return (i >> 2) * 128 + lane4 + (i & 3); }
+};
 /* slot i of lane l: column 32 i + l */
 struct topk_keys_strided {
+    static constexpr bool all_valid = false;
     int lane, n;
     __device__ int operator()(int i) const
     {
@@ -53,7 +63,8 @@ static __device__ inline void warp_topk(const float (&v)[MAXP], const KEY &key, 
 #pragma unroll
         for (int i = 0; i < MAXP; i++) {
             /* candidates strictly after the last one taken */
-            int after = key(i) != INT_MAX && topk_beats(lastv, lastk, v[i], key(i));
+            int after = (KEY::all_valid || key(i) != INT_MAX) &&
+                        topk_beats(lastv, lastk, v[i], key(i));
             if (after && topk_beats(v[i], key(i), bv, bk)) {
                 bv = v[i];
                 bk = key(i);
@@ -97,7 +108,7 @@ static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const KEY &
     float mv = -INFINITY;
 #pragma unroll
     for (int i = 0; i < MAXP; i++)
-        if (key(i) != INT_MAX)
+        if (KEY::all_valid || key(i) != INT_MAX)
             mv = fmaxf(mv, v[i]);
     /* the lane maxima sorted in descending order over the lanes */
 #pragma unroll
@@ -112,7 +123,7 @@ static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const KEY &
     int cnt = 0;
 #pragma unroll
     for (int i = 0; i < MAXP; i++)
-        cnt += key(i) != INT_MAX && v[i] >= tv;
+        cnt += (KEY::all_valid || key(i) != INT_MAX) && v[i] >= tv;
     int incl = cnt;
 #pragma unroll
     for (int o = 1; o < 32; o <<= 1) {
@@ -128,7 +139,7 @@ static __device__ inline void warp_topk_fast(const float (&v)[MAXP], const KEY &
     int pos = incl - cnt;
 #pragma unroll
     for (int i = 0; i < MAXP; i++)
-        if (key(i) != INT_MAX && v[i] >= tv)
+        if ((KEY::all_valid || key(i) != INT_MAX) && v[i] >= tv)
             cand[pos++] = make_float2(v[i], __int_as_float(key(i)));
     __syncwarp();
     for (int c = lane; c < total; c += 32) {

@@ -5,7 +5,7 @@
 NV="nvcc -std=c++17 -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror,-fopenmp -I. -Icommon"
 K="kernels/gpu_model.cu kernels/gpu_model_pass.cu kernels/gpu_model_optim.cu
  kernels/dense_kernels.cu kernels/dense_attn.cu kernels/gemm.cu kernels/peer.cu
- kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu
+ kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu kernels/peer_scores.cu
  kernels/moe_gpu.cu kernels/moe_kernels.cu kernels/flash_attn.cu kernels/flash_attn_bwd.cu"
 CPU="trainer/model.c trainer/model_pass.c trainer/matmul.c trainer/rmsnorm.c trainer/rope.c
  trainer/attention.c trainer/swiglu.c trainer/crossentropy.c trainer/moe.c trainer/peer.c

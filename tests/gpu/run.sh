@@ -6,7 +6,7 @@
 set -e
 B=${BUILD:-_build-gpu}
 mkdir -p "$B"
-KERNELS="kernels/peer.cu kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu kernels/gemm.cu"
+KERNELS="kernels/peer.cu kernels/peer_scores.cu kernels/peer_route.cu kernels/peer_route_bwd.cu kernels/peer_expert.cu kernels/gemm.cu"
 nvcc -std=c++17 -O3 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror,-fopenmp -I. -Icommon \
     -o "$B/test_gpu_peer" tests/test_gpu_peer.cu tests/gpu/peer_ref.cu $KERNELS common/err.c \
     trainer/peer.c trainer/matmul.c -lcublasLt -lgomp
