@@ -59,13 +59,23 @@ static __device__ inline void unpack8(uint4 w, float f[8])
     f[6] = bf16_lo(w.w); f[7] = bf16_hi(w.w);
 }
 
+/* Two floats to bf16 by one conversion instruction, lo in the low half:
+ * round to nearest even as f2bf for every non-NaN value (a NaN stays NaN,
+ * with another payload). */
+static __device__ inline uint32_t pack2(float lo, float hi)
+{
+    uint32_t w;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(w) : "f"(hi), "f"(lo));
+    return w;
+}
+
 static __device__ inline uint4 pack8(const float f[8])
 {
     uint4 w;
-    w.x = (uint32_t)f2bf(f[0]) | ((uint32_t)f2bf(f[1]) << 16);
-    w.y = (uint32_t)f2bf(f[2]) | ((uint32_t)f2bf(f[3]) << 16);
-    w.z = (uint32_t)f2bf(f[4]) | ((uint32_t)f2bf(f[5]) << 16);
-    w.w = (uint32_t)f2bf(f[6]) | ((uint32_t)f2bf(f[7]) << 16);
+    w.x = pack2(f[0], f[1]);
+    w.y = pack2(f[2], f[3]);
+    w.z = pack2(f[4], f[5]);
+    w.w = pack2(f[6], f[7]);
     return w;
 }
 
