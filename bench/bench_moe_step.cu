@@ -97,8 +97,7 @@ static int time_config(const char *name, int E, int every, int B, int steps, int
                 aux += out.aux_loss / k_n;
             }
             if (rc || l720_gpu_model_grad_norm(m, &norm, &err) ||
-                l720_gpu_model_adamw_step(m, &hp, (norm / k_n > 1.0 ? k_n / norm : 1.0) / k_n,
-                                          &err)) {
+                l720_gpu_model_adamw_step(m, &hp, l720_accum_scale(norm, k_n, 1.0), &err)) {
                 printf("%s: %s\n", name, err.msg);
                 rc = -1;
                 break;

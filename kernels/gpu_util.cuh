@@ -37,15 +37,24 @@ static __device__ inline uint16_t f2bf(float f)
 /* One AdamW update of element i (trainer/optim.h): the moments, the fp32
  * master and its bf16 copy. gc: the scaled gradient; decay = lr * weight
  * decay; c1, c2: the bias corrections 1 - beta^t. */
+static __device__ inline void adamw_val(float &pi, float &mi, float &vi, float gc, float lr,
+                                        float b1, float b2, float eps, float decay, float c1,
+                                        float c2)
+{
+    mi = b1 * mi + (1.0f - b1) * gc;
+    vi = b2 * vi + (1.0f - b2) * gc * gc;
+    float mhat = mi / c1, vhat = vi / c2;
+    pi -= decay * pi + lr * mhat / (sqrtf(vhat) + eps);
+}
+
 static __device__ inline void adamw_elem(float *p, uint16_t *pbf, float *m, float *v, size_t i,
                                          float gc, float lr, float b1, float b2, float eps,
                                          float decay, float c1, float c2)
 {
-    float mi = b1 * m[i] + (1.0f - b1) * gc, vi = b2 * v[i] + (1.0f - b2) * gc * gc;
+    float pi = p[i], mi = m[i], vi = v[i];
+    adamw_val(pi, mi, vi, gc, lr, b1, b2, eps, decay, c1, c2);
     m[i] = mi;
     v[i] = vi;
-    float mhat = mi / c1, vhat = vi / c2, pi = p[i];
-    pi -= decay * pi + lr * mhat / (sqrtf(vhat) + eps);
     p[i] = pi;
     pbf[i] = f2bf(pi);
 }
