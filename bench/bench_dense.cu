@@ -5,6 +5,9 @@
  * layout and initial parameters, seed 12345). Timed with events over
  * steps after warm-up (the step synchronises with the host twice: the loss
  * and the norm, as the trainer's step does). Usage: bench_dense [B] [steps]
+ * [tune]: tune 0 keeps the product library's first choice of algorithm
+ * (gemm.h; default 1, as the model runs), and the chosen algorithms are
+ * listed per shape.
  * FLOPs per token: 6 * N_mm + 12 * L * d * T, N_mm = L (4d^2 + 3dH) + V d
  * (the weight matrices that multiply: blocks and LM head; the embedding
  * lookup is no product), 12 L d T the attention score and value products
@@ -28,6 +31,7 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* each line out at once: a run stopped by a time limit keeps them */
     int B = argc > 1 ? atoi(argv[1]) : 8, steps = argc > 2 ? atoi(argv[2]) : 10;
+    int tune = argc > 3 ? atoi(argv[3]) : 1;
     l720_model_cfg c;
     memset(&c, 0, sizeof c);
     c.vocab = 50257;
@@ -57,6 +61,7 @@ int main(int argc, char **argv)
         return 1;
     }
     cudaMemGetInfo(&free1, &total);
+    l720_gemm_set_tune(l720_gpu_model_gemm(m), tune);
     size_t d = (size_t)c.d_model, H = (size_t)c.ffn_hidden, V = (size_t)c.vocab;
     size_t N = (size_t)B * c.seq_len;
     if (l720_gpu_model_set_state(m, l720_model_params(host), NULL, NULL, NULL, 0, &err)) {
@@ -242,6 +247,19 @@ int main(int argc, char **argv)
                a_ms, 100.0 * a_ms / step_ms);
         cudaFree(qkv), cudaFree(yb), cudaFree(dy), cudaFree(lse), cudaFree(dsum), cudaFree(dq);
     }
+    /* what the product tuning chose, per shape */
+    l720_gemm *g = l720_gpu_model_gemm(m);
+    double save = 0;
+    printf("gemm_tune %d: %d shapes (M N K batch ta tb out-bytes: candidates, bitwise-equal, kept, "
+           "ms first, ms kept)\n", tune, l720_gemm_plans(g));
+    for (int i = 0; i < l720_gemm_plans(g); i++) {
+        l720_gemm_info f;
+        l720_gemm_plan_info(g, i, &f);
+        printf("  %6d %6d %6d %3d %d %d %d: %2d %2d %2d %8.4f %8.4f\n", f.M, f.N, f.K, f.batch, f.ta,
+               f.tb, f.out_bytes, f.candidates, f.equal, f.chosen, f.ms_first, f.ms_chosen);
+        save += f.ms_first - f.ms_chosen;
+    }
+    printf("gemm_tune_saved_ms %.3f (sum over the shapes of one call each)\n", save);
     printf("dense_mfu %.4f\n", mfu);
     l720_gpu_model_free(m);
     l720_model_free(host);

@@ -13,7 +13,9 @@
  * one gradient norm and one AdamW (train --grad-accum K). Every model is
  * timed at K = 1 and at the given K; median of `steps` optimiser steps after
  * 2 warm-up steps each.
- * Usage: bench_moe_step [B] [steps] [K] (defaults 8 10 8). Prints the
+ * Usage: bench_moe_step [B] [steps] [K] [ONLY] (defaults 8 10 8; ONLY, one
+ * of dense, e8, e8alt, e64: time that configuration alone, for a kernel
+ * profile, and print no ratio). Prints the
  * K = 1 overheads (MoE step time / dense step time) as
  * `moe_step_overhead_E8_k1`, `moe_step_overhead_E8_alt_k1`,
  * `moe_step_overhead_E64_alt_k1`, then those at K as
@@ -25,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "kernels/gpu_model.h"
@@ -97,8 +100,7 @@ static int time_config(const char *name, int E, int every, int B, int steps, int
                 aux += out.aux_loss / k_n;
             }
             if (rc || l720_gpu_model_grad_norm(m, &norm, &err) ||
-                l720_gpu_model_adamw_step(m, &hp, (norm / k_n > 1.0 ? k_n / norm : 1.0) / k_n,
-                                          &err)) {
+                l720_gpu_model_adamw_step(m, &hp, l720_accum_scale(norm, k_n, 1.0), &err)) {
                 printf("%s: %s\n", name, err.msg);
                 rc = -1;
                 break;
@@ -141,6 +143,16 @@ int main(int argc, char **argv)
            "optimiser step), capacity 1.25, median of %d steps\n",
            prop.name, B, K, B * K * 1024, steps);
     double d[2], e8[2], e8a[2], e64a[2];
+    if (argc > 4) {
+        const char *w = argv[4];
+        int E = !strcmp(w, "dense") ? 1 : !strcmp(w, "e64") ? 64 : 8;
+        int every = !strcmp(w, "e8alt") || E == 64 ? 2 : 1;
+        if (strcmp(w, "dense") && strcmp(w, "e8") && strcmp(w, "e8alt") && strcmp(w, "e64")) {
+            printf("bench_moe_step: ONLY is one of dense, e8, e8alt, e64, not '%s'\n", w);
+            return 2;
+        }
+        return time_config(w, E, every, B, steps, K, d) ? 1 : 0;
+    }
     if (time_config("dense", 1, 1, B, steps, K, d) ||
         time_config("moe E=8 every layer", 8, 1, B, steps, K, e8) ||
         time_config("moe E=8 every other", 8, 2, B, steps, K, e8a) ||

@@ -22,8 +22,8 @@ static int rms_vec(int C) { return C % 4 == 0 && C <= 128 * RMS_VEC_MAX; }
 static __device__ inline uint2 pack4(float4 v)
 {
     uint2 w;
-    w.x = (uint32_t)f2bf(v.x) | ((uint32_t)f2bf(v.y) << 16);
-    w.y = (uint32_t)f2bf(v.z) | ((uint32_t)f2bf(v.w) << 16);
+    w.x = pack2(v.x, v.y);
+    w.y = pack2(v.z, v.w);
     return w;
 }
 
@@ -85,46 +85,52 @@ __global__ void k_rms_fwd(uint16_t *out, float *rstd, const float *inp, const fl
  * lane's dw column sums in registers, then the 8 warps' sums added in warp
  * order through shared memory into part[block, C]. */
 template <int VEC>
-__global__ void k_rms_bwd_v(float *dinp, uint16_t *dinp_bf, float *part, const float *dout,
-                            const float *inp, const float *w, const float *rstd, int N, int C)
+__global__ void __launch_bounds__(256, VEC <= 6 ? 2 : 1) /* 2 blocks an SM up to C 768 */
+k_rms_bwd_v(float *dinp, uint16_t *dinp_bf, float *part, const float *dout, const float *inp,
+            const float *w, const float *rstd, int N, int C)
 {
     extern __shared__ float sh_dw[]; /* [8, C] */
     int r0 = blockIdx.x * RMS_ROWS, r1 = min(r0 + RMS_ROWS, N);
     int wid = threadIdx.x >> 5, l = threadIdx.x & 31, C4 = C >> 2;
-    float4 wv[VEC], acc[VEC];
+    const float4 *w4 = (const float4 *)w; /* [C/4], read through L1 at each use: registers for 2 blocks an SM */
+    float4 acc[VEC];
 #pragma unroll
-    for (int k = 0; k < VEC; k++) {
-        int c4 = l + 32 * k;
-        wv[k] = c4 < C4 ? ((const float4 *)w)[c4] : make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int k = 0; k < VEC; k++)
         acc[k] = make_float4(0.f, 0.f, 0.f, 0.f);
-    }
     for (int row = r0 + wid; row < r1; row += 8) {
         const float4 *x = (const float4 *)(inp + (size_t)row * C);   /* [C/4] */
         const float4 *dy = (const float4 *)(dout + (size_t)row * C); /* [C/4] */
-        float4 xv[VEC], gv[VEC];
+        float4 *di = (float4 *)(dinp + (size_t)row * C);             /* [C/4] */
+        float4 xv[VEC], gv[VEC], ov[VEC];
         float r = rstd[row], dot = 0.0f;
+        /* the three rows' loads issued together, before the row sum */
 #pragma unroll
         for (int k = 0; k < VEC; k++) {
             int c4 = l + 32 * k;
             xv[k] = c4 < C4 ? x[c4] : make_float4(0.f, 0.f, 0.f, 0.f);
             gv[k] = c4 < C4 ? dy[c4] : make_float4(0.f, 0.f, 0.f, 0.f);
-            dot += wv[k].x * gv[k].x * xv[k].x + wv[k].y * gv[k].y * xv[k].y +
-                   wv[k].z * gv[k].z * xv[k].z + wv[k].w * gv[k].w * xv[k].w;
+            ov[k] = c4 < C4 ? di[c4] : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+#pragma unroll
+        for (int k = 0; k < VEC; k++) {
+            int c4 = l + 32 * k;
+            float4 wv = c4 < C4 ? __ldg(w4 + c4) : make_float4(0.f, 0.f, 0.f, 0.f);
+            dot += wv.x * gv[k].x * xv[k].x + wv.y * gv[k].y * xv[k].y +
+                   wv.z * gv[k].z * xv[k].z + wv.w * gv[k].w * xv[k].w;
         }
         dot = warp_sum(dot);
         float mm = dot / (float)C * r * r;
-        float4 *di = (float4 *)(dinp + (size_t)row * C);
         uint2 *db = dinp_bf ? (uint2 *)(dinp_bf + (size_t)row * C) : NULL;
 #pragma unroll
         for (int k = 0; k < VEC; k++) {
             int c4 = l + 32 * k;
             if (c4 >= C4)
                 continue;
-            float4 o = di[c4];
-            o.x += r * (wv[k].x * gv[k].x - xv[k].x * mm);
-            o.y += r * (wv[k].y * gv[k].y - xv[k].y * mm);
-            o.z += r * (wv[k].z * gv[k].z - xv[k].z * mm);
-            o.w += r * (wv[k].w * gv[k].w - xv[k].w * mm);
+            float4 wv = __ldg(w4 + c4), o = ov[k];
+            o.x += r * (wv.x * gv[k].x - xv[k].x * mm);
+            o.y += r * (wv.y * gv[k].y - xv[k].y * mm);
+            o.z += r * (wv.z * gv[k].z - xv[k].z * mm);
+            o.w += r * (wv.w * gv[k].w - xv[k].w * mm);
             di[c4] = o;
             if (db)
                 db[c4] = pack4(o);
@@ -199,13 +205,21 @@ __global__ void k_rms_dw(float *dw, const float *part, int nb, int C)
 }
 
 /* The smallest lane width VEC in {1, 2, 4, 8} holding a row of C floats. */
-static int rms_lanes(int C)
-{
-    int v = 1;
-    while (v * 128 < C)
-        v *= 2;
-    return v;
-}
+/* float4s a lane holds per row: C / 128 rounded up (at most RMS_VEC_MAX),
+ * so no registers go to columns past C. */
+static int rms_lanes(int C) { return (C + 127) / 128; }
+
+#define RMS_LAUNCH(kern, C, grid, shb, s, ...)                                                     \
+    switch (rms_lanes(C)) {                                                                        \
+    case 1: kern<1><<<grid, 256, shb, s>>>(__VA_ARGS__); break;                                    \
+    case 2: kern<2><<<grid, 256, shb, s>>>(__VA_ARGS__); break;                                    \
+    case 3: kern<3><<<grid, 256, shb, s>>>(__VA_ARGS__); break;                                    \
+    case 4: kern<4><<<grid, 256, shb, s>>>(__VA_ARGS__); break;                                    \
+    case 5: kern<5><<<grid, 256, shb, s>>>(__VA_ARGS__); break;                                    \
+    case 6: kern<6><<<grid, 256, shb, s>>>(__VA_ARGS__); break;                                    \
+    case 7: kern<7><<<grid, 256, shb, s>>>(__VA_ARGS__); break;                                    \
+    default: kern<8><<<grid, 256, shb, s>>>(__VA_ARGS__); break;                                   \
+    }
 
 extern "C" int l720_dense_rmsnorm_fwd(uint16_t *out, float *rstd, const float *inp,
                                       const float *w, int N, int C, void *stream, l720_err *err)
@@ -215,12 +229,7 @@ extern "C" int l720_dense_rmsnorm_fwd(uint16_t *out, float *rstd, const float *i
     if (!rms_vec(C))
         k_rms_fwd<<<nb, 256, 0, s>>>(out, rstd, inp, w, N, C);
     else
-        switch (rms_lanes(C)) {
-        case 1: k_rms_fwd_v<1><<<nb, 256, 0, s>>>(out, rstd, inp, w, N, C); break;
-        case 2: k_rms_fwd_v<2><<<nb, 256, 0, s>>>(out, rstd, inp, w, N, C); break;
-        case 4: k_rms_fwd_v<4><<<nb, 256, 0, s>>>(out, rstd, inp, w, N, C); break;
-        default: k_rms_fwd_v<8><<<nb, 256, 0, s>>>(out, rstd, inp, w, N, C); break;
-        }
+        RMS_LAUNCH(k_rms_fwd_v, C, nb, 0, s, out, rstd, inp, w, N, C)
     GPU_LAUNCHED();
     return L720_OK;
 }
@@ -241,12 +250,7 @@ extern "C" int l720_dense_rmsnorm_bwd(float *dinp, uint16_t *dinp_bf, float *dw,
     if (!rms_vec(C))
         k_rms_bwd<<<nb, 256, 0, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C);
     else
-        switch (rms_lanes(C)) {
-        case 1: k_rms_bwd_v<1><<<nb, 256, shb, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C); break;
-        case 2: k_rms_bwd_v<2><<<nb, 256, shb, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C); break;
-        case 4: k_rms_bwd_v<4><<<nb, 256, shb, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C); break;
-        default: k_rms_bwd_v<8><<<nb, 256, shb, s>>>(dinp, dinp_bf, part, dout, inp, w, rstd, N, C); break;
-        }
+        RMS_LAUNCH(k_rms_bwd_v, C, nb, shb, s, dinp, dinp_bf, part, dout, inp, w, rstd, N, C)
     GPU_LAUNCHED();
     k_rms_dw<<<(C + 31) / 32, 256, 0, s>>>(dw, part, nb, C);
     GPU_LAUNCHED();
@@ -566,6 +570,37 @@ static __device__ inline bool xent_skip(uint16_t *d, float *loss, long n, long l
     return true;
 }
 
+/* 2^x by the special-function unit (what __expf uses after its multiply). */
+static __device__ inline float ex2_approx(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+/* Adds 8 logits (columns c0..c0+7, those >= V left out) to the running
+ * (m, s): one rescale per 8 instead of one compare per logit. */
+static __device__ inline void lse_add8(float &m, float &s, uint4 w, long c0, int V)
+{
+    float f[8], mx = -INFINITY;
+    unpack8(w, f);
+#pragma unroll
+    for (int u = 0; u < 8; u++) {
+        if (c0 + u >= V)
+            f[u] = -INFINITY;
+        mx = fmaxf(mx, f[u]);
+    }
+    if (mx == -INFINITY)
+        return;
+    if (mx > m) {
+        s *= __expf(m - mx);
+        m = mx;
+    }
+#pragma unroll
+    for (int u = 0; u < 8; u++)
+        s += __expf(f[u] - m);
+}
+
 __global__ void __launch_bounds__(XENT_THREADS)
 k_xent_smem(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
             const int32_t *targets, int V, float scale)
@@ -578,7 +613,9 @@ k_xent_smem(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
         return;
     const uint4 *z = (const uint4 *)(logits + n * ld); /* [ld / 8] */
     int n8 = (int)(ld / 8), bs = (int)blockDim.x;
-    /* the row into shared memory, XENT_LOADS independent 16-byte loads in flight a thread */
+    /* the row into shared memory, XENT_LOADS independent 16-byte loads in
+     * flight a thread, and the running (max, sum) from the loaded registers */
+    float m = -INFINITY, s = 0.0f;
     for (int j0 = threadIdx.x; j0 < n8; j0 += XENT_LOADS * bs) {
         uint4 w[XENT_LOADS];
 #pragma unroll
@@ -587,25 +624,28 @@ k_xent_smem(uint16_t *dlogits, float *loss, const uint16_t *logits, long ld,
                 w[u] = z[j0 + u * bs];
 #pragma unroll
         for (int u = 0; u < XENT_LOADS; u++)
-            if (j0 + u * bs < n8)
+            if (j0 + u * bs < n8) {
                 row[j0 + u * bs] = w[u];
-    }
-    /* each thread reads back only what it stored: no barrier needed before this */
-    float m = -INFINITY, s = 0.0f, f[8];
-    for (int j = threadIdx.x; j < n8; j += bs) {
-        unpack8(row[j], f);
-#pragma unroll
-        for (int u = 0; u < 8; u++)
-            if (8 * j + u < V)
-                lse_add(m, s, f[u]);
+                lse_add8(m, s, w[u], 8L * (j0 + u * bs), V);
+            }
     }
     float lse = block_lse(m, s); /* its barrier orders every store before the reads below */
     float ztg = bf16_lo(((const uint16_t *)row)[tg]);
-    for (int j = threadIdx.x; j < n8; j += blockDim.x) {
+    /* softmax - onehot, times scale: exp(z - lse) as one fused multiply-add and a base-2 power */
+    const float l2e = 1.4426950408889634f, off = -lse * l2e;
+    int j8 = (int)(V / 8); /* groups wholly inside the vocabulary */
+    for (int j = threadIdx.x; j < n8; j += bs) {
+        float f[8];
         unpack8(row[j], f);
+        if (j < j8) {
 #pragma unroll
-        for (int u = 0; u < 8; u++)
-            f[u] = xent_grad(f[u], 8L * j + u, lse, V, tg, scale);
+            for (int u = 0; u < 8; u++)
+                f[u] = scale * ex2_approx(fmaf(f[u], l2e, off)) - (8 * j + u == tg ? scale : 0.0f);
+        } else {
+#pragma unroll
+            for (int u = 0; u < 8; u++)
+                f[u] = xent_grad(f[u], 8L * j + u, lse, V, tg, scale);
+        }
         ((uint4 *)d)[j] = pack8(f);
     }
     if (threadIdx.x == 0)
@@ -667,15 +707,46 @@ __global__ void k_adamw(float *p, uint16_t *pbf, float *m, float *v, const float
     adamw_elem(p, pbf, m, v, i, gs * g[i], lr, b1, b2, eps, decay, c1, c2);
 }
 
+/* Four elements a thread with 16-byte loads: the same arithmetic per element. */
+__global__ void k_adamw4(float4 *p, uint2 *pbf, float4 *m, float4 *v, const float4 *g, size_t n4,
+                         float lr, float b1, float b2, float eps, float decay, float c1, float c2,
+                         float gs)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n4)
+        return;
+    float4 P = p[i], M = m[i], V = v[i], G = g[i];
+    adamw_val(P.x, M.x, V.x, gs * G.x, lr, b1, b2, eps, decay, c1, c2);
+    adamw_val(P.y, M.y, V.y, gs * G.y, lr, b1, b2, eps, decay, c1, c2);
+    adamw_val(P.z, M.z, V.z, gs * G.z, lr, b1, b2, eps, decay, c1, c2);
+    adamw_val(P.w, M.w, V.w, gs * G.w, lr, b1, b2, eps, decay, c1, c2);
+    p[i] = P;
+    m[i] = M;
+    v[i] = V;
+    pbf[i] = make_uint2(pack2(P.x, P.y), pack2(P.z, P.w));
+}
+
 extern "C" int l720_dense_adamw(float *p, uint16_t *pbf, float *m, float *v, const float *g,
                                 size_t n, float lr, float b1, float b2, float eps, float decay,
                                 float c1, float c2, float gscale, void *stream, l720_err *err)
 {
-    if (!n)
-        return L720_OK;
-    k_adamw<<<(unsigned)((n + 255) / 256), 256, 0, (cudaStream_t)stream>>>(
-        p, pbf, m, v, g, n, lr, b1, b2, eps, decay, c1, c2, gscale);
-    GPU_LAUNCHED();
+    cudaStream_t s = (cudaStream_t)stream;
+    size_t n4 = 0;
+    if (((uintptr_t)p | (uintptr_t)m | (uintptr_t)v | (uintptr_t)g) % 16 == 0 &&
+        (uintptr_t)pbf % 8 == 0)
+        n4 = n / 4;
+    if (n4) {
+        k_adamw4<<<(unsigned)((n4 + 255) / 256), 256, 0, s>>>(
+            (float4 *)p, (uint2 *)pbf, (float4 *)m, (float4 *)v, (const float4 *)g, n4, lr, b1, b2,
+            eps, decay, c1, c2, gscale);
+        GPU_LAUNCHED();
+    }
+    size_t o = 4 * n4;
+    if (n > o) {
+        k_adamw<<<(unsigned)((n - o + 255) / 256), 256, 0, s>>>(
+            p + o, pbf + o, m + o, v + o, g + o, n - o, lr, b1, b2, eps, decay, c1, c2, gscale);
+        GPU_LAUNCHED();
+    }
     return L720_OK;
 }
 

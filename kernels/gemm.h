@@ -16,6 +16,29 @@ typedef struct l720_gemm l720_gemm; /* a cuBLASLt handle and its workspace */
 l720_gemm *l720_gemm_new(l720_err *err);
 void l720_gemm_free(l720_gemm *g);
 
+/* Tuning (on by default): the first call of each new shape runs every
+ * algorithm the library's heuristic offers (up to 16) on that call's own
+ * operands, hashes each output, and keeps the fastest of those whose output
+ * is bitwise the heuristic's first choice's. A tuned handle therefore gives
+ * the same bits as an untuned one, only sooner; the first call of a shape
+ * takes longer and synchronises its stream. Off: the heuristic's first
+ * choice, no extra work. Applies to shapes first seen after the call;
+ * returns the previous setting. */
+int l720_gemm_set_tune(l720_gemm *g, int on);
+
+/* What a remembered shape got: its product, how many candidates the
+ * heuristic offered, how many gave bitwise the same output, which one was
+ * kept (0: the heuristic's first) and the times of the first and the kept
+ * (ms a run, 0 when not tuned). */
+typedef struct {
+    int M, N, K, batch, ta, tb, out_bytes;
+    int candidates, equal, chosen;
+    float ms_first, ms_chosen;
+} l720_gemm_info;
+
+int l720_gemm_plans(const l720_gemm *g); /* shapes remembered */
+int l720_gemm_plan_info(const l720_gemm *g, int i, l720_gemm_info *info); /* i < plans */
+
 /* One row-major product per batch entry b < batch:
  *   C_b[M, N] = alpha * op(A_b)[M, K] op(B_b)[K, N] + beta * C_b
  * A, B bf16 (uint16_t storage), C fp32. ta/tb = 1: the operand is stored

@@ -477,6 +477,7 @@ extern "C" int l720_gpu_model_poison(l720_gpu_model *m, l720_err *err)
 }
 
 extern "C" void *l720_gpu_model_stream(l720_gpu_model *m) { return m->st; }
+extern "C" l720_gemm *l720_gpu_model_gemm(l720_gpu_model *m) { return m->g; }
 extern "C" uint64_t l720_gpu_model_steps(const l720_gpu_model *m) { return m->t; }
 
 extern "C" int l720_gpu_model_routing(l720_gpu_model *m, int layer, int32_t *ids, int *per_token,

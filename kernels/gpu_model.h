@@ -28,6 +28,7 @@ extern "C" {
 #include "err.h"
 #include "trainer/model.h"
 #include "trainer/optim.h"
+#include "kernels/gemm.h"
 
 typedef struct l720_gpu_model l720_gpu_model;
 
@@ -104,6 +105,10 @@ uint64_t l720_gpu_model_steps(const l720_gpu_model *m);
 
 /* The cudaStream_t the model works on (for timing with events). */
 void *l720_gpu_model_stream(l720_gpu_model *m);
+
+/* The product handle of the dense, attention and MoE layers (to switch its
+ * tuning or read what it chose: gemm.h); owned by the model. */
+l720_gemm *l720_gpu_model_gemm(l720_gpu_model *m);
 
 #ifdef __cplusplus
 }

@@ -37,15 +37,24 @@ static __device__ inline uint16_t f2bf(float f)
 /* One AdamW update of element i (trainer/optim.h): the moments, the fp32
  * master and its bf16 copy. gc: the scaled gradient; decay = lr * weight
  * decay; c1, c2: the bias corrections 1 - beta^t. */
+static __device__ inline void adamw_val(float &pi, float &mi, float &vi, float gc, float lr,
+                                        float b1, float b2, float eps, float decay, float c1,
+                                        float c2)
+{
+    mi = b1 * mi + (1.0f - b1) * gc;
+    vi = b2 * vi + (1.0f - b2) * gc * gc;
+    float mhat = mi / c1, vhat = vi / c2;
+    pi -= decay * pi + lr * mhat / (sqrtf(vhat) + eps);
+}
+
 static __device__ inline void adamw_elem(float *p, uint16_t *pbf, float *m, float *v, size_t i,
                                          float gc, float lr, float b1, float b2, float eps,
                                          float decay, float c1, float c2)
 {
-    float mi = b1 * m[i] + (1.0f - b1) * gc, vi = b2 * v[i] + (1.0f - b2) * gc * gc;
+    float pi = p[i], mi = m[i], vi = v[i];
+    adamw_val(pi, mi, vi, gc, lr, b1, b2, eps, decay, c1, c2);
     m[i] = mi;
     v[i] = vi;
-    float mhat = mi / c1, vhat = vi / c2, pi = p[i];
-    pi -= decay * pi + lr * mhat / (sqrtf(vhat) + eps);
     p[i] = pi;
     pbf[i] = f2bf(pi);
 }
@@ -59,13 +68,23 @@ static __device__ inline void unpack8(uint4 w, float f[8])
     f[6] = bf16_lo(w.w); f[7] = bf16_hi(w.w);
 }
 
+/* Two floats to bf16 by one conversion instruction, lo in the low half:
+ * round to nearest even as f2bf for every non-NaN value (a NaN stays NaN,
+ * with another payload). */
+static __device__ inline uint32_t pack2(float lo, float hi)
+{
+    uint32_t w;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(w) : "f"(hi), "f"(lo));
+    return w;
+}
+
 static __device__ inline uint4 pack8(const float f[8])
 {
     uint4 w;
-    w.x = (uint32_t)f2bf(f[0]) | ((uint32_t)f2bf(f[1]) << 16);
-    w.y = (uint32_t)f2bf(f[2]) | ((uint32_t)f2bf(f[3]) << 16);
-    w.z = (uint32_t)f2bf(f[4]) | ((uint32_t)f2bf(f[5]) << 16);
-    w.w = (uint32_t)f2bf(f[6]) | ((uint32_t)f2bf(f[7]) << 16);
+    w.x = pack2(f[0], f[1]);
+    w.y = pack2(f[2], f[3]);
+    w.z = pack2(f[4], f[5]);
+    w.w = pack2(f[6], f[7]);
     return w;
 }
 

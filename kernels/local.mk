@@ -66,6 +66,19 @@ tests_test_gpu_flash_LDADD = $(L720_LDADD) -lstdc++
 EXTRA_PROGRAMS += bench/bench_flash
 bench_bench_flash_SOURCES = bench/bench_flash.cu
 bench_bench_flash_LDADD = $(L720_LDADD) -lstdc++
+
+# nvcc writes no dependency files here, so every CUDA object is remade when
+# any header a .cu file includes changes (the C objects track their own).
+L720_CUDA_INCS = kernels/dense_gpu.h kernels/flash_attn.h kernels/flash_mma.cuh kernels/gemm.h \
+	kernels/gpu_device.h kernels/gpu_model.h kernels/gpu_model_impl.cuh kernels/gpu_util.cuh \
+	kernels/moe_gpu.h kernels/moe_kernels.cuh kernels/peer_gpu.h kernels/peer_kernels.cuh \
+	kernels/peer_topk.cuh tests/gpu/gpu_check.h tests/gpu/host_bf16.h tests/gpu/peer_ref.h \
+	common/err.h trainer/model.h trainer/optim.h
+$(libkernels_a_OBJECTS) $(tests_test_gpu_peer_OBJECTS) $(tests_test_gpu_dense_OBJECTS) \
+	$(tests_test_gpu_model_OBJECTS) $(tests_test_gpu_accum_OBJECTS) $(tests_test_gpu_moe_OBJECTS) \
+	$(tests_test_gpu_flash_OBJECTS) $(bench_bench_moe_layer_OBJECTS) $(bench_bench_dense_OBJECTS) \
+	$(bench_bench_moe_step_OBJECTS) $(bench_bench_peer_OBJECTS) $(bench_bench_flash_OBJECTS): \
+	$(L720_CUDA_INCS)
 else
 TESTS += tests/test_gpu_nocuda.sh
 endif

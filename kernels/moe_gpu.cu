@@ -231,22 +231,28 @@ static int egemm(l720_moe_gpu *m, l720_gemm *g, int ta, int tb, int rows_k, int 
         return gemm_to(Cm.esz, g, ta, tb, M, N, K, A.p, A.ld, sa, B.p, B.ld, sb, beta, Cm.p,
                        Cm.ld, sc, m->E, s, err);
     }
-    for (int e = 0; e < m->E; e++) {
+    /* the rows per expert change with the routing: a new shape nearly every
+     * step, not worth tuning each */
+    int tuned = l720_gemm_set_tune(g, 0), rc = L720_OK;
+    for (int e = 0; e < m->E && !rc; e++) {
         int rows = m->hrows[e];
         long r0 = m->hoff[e];
         long oa = A.wst ? e * A.wst : r0 * A.ld, ob = B.wst ? e * B.wst : r0 * B.ld;
         long oc = Cm.wst ? e * Cm.wst : r0 * Cm.ld;
         if (!rows) {
+            cudaError_t e0 = cudaSuccess;
             if (rows_k && beta == 0.0f) /* a weight gradient of an expert without tokens */
-                GPU_CK(cudaMemsetAsync((char *)at(&Cm, oc), 0, (size_t)d1 * d2 * Cm.esz, s));
+                e0 = cudaMemsetAsync((char *)at(&Cm, oc), 0, (size_t)d1 * d2 * Cm.esz, s);
+            if (e0 != cudaSuccess)
+                rc = l720_err_set(err, L720_EFAIL, "moe: %s", cudaGetErrorString(e0));
             continue;
         }
         int M = rows_k ? d1 : rows, N = rows_k ? d2 : d1, K = rows_k ? rows : d2;
-        if (gemm_to(Cm.esz, g, ta, tb, M, N, K, at(&A, oa), A.ld, 0, at(&B, ob), B.ld, 0, beta,
-                    at(&Cm, oc), Cm.ld, 0, 1, s, err))
-            return err->code;
+        rc = gemm_to(Cm.esz, g, ta, tb, M, N, K, at(&A, oa), A.ld, 0, at(&B, ob), B.ld, 0, beta,
+                     at(&Cm, oc), Cm.ld, 0, 1, s, err);
     }
-    return L720_OK;
+    l720_gemm_set_tune(g, tuned);
+    return rc;
 }
 
 static eop rowsb(const void *p, long ld, int esz) { return eop{p, ld, 0, esz}; }

@@ -409,6 +409,7 @@ int main(int argc, char **argv)
     test_xent(20, 999, 999, 1);     /* two-pass path: ld % 8 != 0 */
     test_xent(9, 70000, 70016, 0);  /* two-pass path: a row over the shared memory */
     test_adamw(100000);
+    test_adamw(100003); /* the 4-wide path and a scalar tail of 3 */
     test_embed(256, 97, 64);
     test_model(seed);
     l720_gemm_free(g);

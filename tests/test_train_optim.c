@@ -92,5 +92,10 @@ int main(void)
     s.batch_start = 4;
     ok(l720_schedule_batch(&s, 0) == 4 && l720_schedule_batch(&s, 5) == 10 &&
            l720_schedule_batch(&s, 10) == 16, "batch ramp 4 -> 16 over 10 steps");
+    /* the scale of a sum of K micro-gradients: clip on their mean's norm, then / K */
+    ok_near(l720_accum_scale(3.0, 4, 1.0), 0.25, 1e-15, "mean norm 0.75 under clip 1: 1/K");
+    ok_near(l720_accum_scale(8.0, 4, 1.0), 0.125, 1e-15, "mean norm 2 over clip 1: (1/2)/K");
+    ok_near(l720_accum_scale(8.0, 4, 0.0), 0.25, 1e-15, "clip 0: no clipping");
+    ok_near(l720_accum_scale(5.0, 1, 2.0), 0.4, 1e-15, "K 1: the plain clip scale");
     return tap_done();
 }

@@ -29,6 +29,12 @@ void l720_adamw_free(l720_adamw *o)
     free(o);
 }
 
+double l720_accum_scale(double sum_norm, int k, double clip)
+{
+    double norm = sum_norm / k;
+    return (clip > 0 && norm > clip ? clip / norm : 1.0) / k;
+}
+
 double l720_grad_norm(const float *grad, const l720_tensor *ts, int nt,
                       const uint8_t *const *touched)
 {

@@ -47,6 +47,11 @@ void l720_adamw_free(l720_adamw *o);
 double l720_grad_norm(const float *grad, const l720_tensor *ts, int nt,
                       const uint8_t *const *touched);
 
+/* The scale for l720_adamw_step when grad holds the sum of k micro-batch
+ * gradients whose norm is sum_norm: clip_scale of their mean (norm
+ * sum_norm / k, clip <= 0: no clipping) divided by k. */
+double l720_accum_scale(double sum_norm, int k, double clip);
+
 /* One step: t += 1, then the update above with g = scale * grad. */
 void l720_adamw_step(l720_adamw *o, float *params, const float *grad, const l720_tensor *ts,
                      int nt, const uint8_t *const *touched, const l720_adamw_hp *hp,

@@ -196,13 +196,11 @@ static int step(l720_run *r, l720_err *err)
         loss += out.loss;
     }
     /* the backends hold the sum of the K micro-gradients: the mean is sum / K */
-    norm /= K;
     loss /= K;
     if (!isfinite(norm))
-        return nonfinite(r, "gradient norm", norm, err);
-    double scale = cfg->grad_clip > 0 && norm > cfg->grad_clip ? cfg->grad_clip / norm : 1.0;
+        return nonfinite(r, "gradient norm", norm / K, err);
     l720_adamw_hp hp = {r->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay};
-    int rc = r->be->update(r, &hp, scale / K, err);
+    int rc = r->be->update(r, &hp, l720_accum_scale(norm, K, cfg->grad_clip), err);
     if (rc)
         return rc;
     r->meta.train_seconds += l720_run_now() - t0;
