@@ -11,6 +11,7 @@
 #define GEMM_PLANS 128 /* shapes remembered per handle */
 #define GEMM_CANDIDATES 16 /* algorithms the heuristic is asked for when tuning */
 #define GEMM_TIMED_RUNS 3  /* timed runs of each candidate */
+#define GEMM_TUNE_MIN_FMA 1e9 /* smaller products are bound by their launch: not tuned */
 
 /* What fixes a product's descriptors and algorithm. */
 struct gemm_key {
@@ -313,7 +314,8 @@ static int plan_build(l720_gemm *g, const gemm_key *k, gemm_plan *p, const gemm_
     p->info.out_bytes = k->ct == CUDA_R_32F ? 4 : 2;
     p->info.candidates = 1;
     p->info.equal = 1;
-    if (g->tune && op && nres > 1)
+    if (g->tune && op && nres > 1 &&
+        (double)k->M * (double)k->N * (double)k->K * (double)k->batch >= GEMM_TUNE_MIN_FMA)
         plan_tune(g, p, res, nres, op);
 done:
     if (pref)

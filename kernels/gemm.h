@@ -21,9 +21,10 @@ void l720_gemm_free(l720_gemm *g);
  * operands, hashes each output, and keeps the fastest of those whose output
  * is bitwise the heuristic's first choice's. A tuned handle therefore gives
  * the same bits as an untuned one, only sooner; the first call of a shape
- * takes longer and synchronises its stream. Off: the heuristic's first
- * choice, no extra work. Applies to shapes first seen after the call;
- * returns the previous setting. */
+ * takes longer and synchronises its stream. Products under 10^9
+ * multiply-adds are not tuned (their launch bounds them). Off: the
+ * heuristic's first choice, no extra work. Applies to shapes first seen
+ * after the call; returns the previous setting. */
 int l720_gemm_set_tune(l720_gemm *g, int on);
 
 /* What a remembered shape got: its product, how many candidates the
