@@ -144,14 +144,13 @@ int main(int argc, char **argv)
            prop.name, B, K, B * K * 1024, steps);
     double d[2], e8[2], e8a[2], e64a[2];
     if (argc > 4) {
-        const char *w = argv[4];
-        int E = !strcmp(w, "dense") ? 1 : !strcmp(w, "e64") ? 64 : 8;
-        int every = !strcmp(w, "e8alt") || E == 64 ? 2 : 1;
-        if (strcmp(w, "dense") && strcmp(w, "e8") && strcmp(w, "e8alt") && strcmp(w, "e64")) {
-            printf("bench_moe_step: ONLY is one of dense, e8, e8alt, e64, not '%s'\n", w);
-            return 2;
-        }
-        return time_config(w, E, every, B, steps, K, d) ? 1 : 0;
+        static const struct { const char *name; int E, every; } only[] = {
+            {"dense", 1, 1}, {"e8", 8, 1}, {"e8alt", 8, 2}, {"e64", 64, 2}};
+        for (const auto &o : only)
+            if (!strcmp(argv[4], o.name))
+                return time_config(o.name, o.E, o.every, B, steps, K, d) ? 1 : 0;
+        printf("bench_moe_step: ONLY is one of dense, e8, e8alt, e64, not '%s'\n", argv[4]);
+        return 2;
     }
     if (time_config("dense", 1, 1, B, steps, K, d) ||
         time_config("moe E=8 every layer", 8, 1, B, steps, K, e8) ||

@@ -14,6 +14,7 @@
 
 #include "fileio.h"
 #include "tap.h"
+#include "train_fixture.h"
 #include "trainer/ckpt.h"
 #include "trainer/data_prepare.h"
 #include "trainer/model.h"
@@ -338,18 +339,9 @@ int main(void)
     test_routed("moe:4");
     test_routed("peer:16:2:2");
 
-    l720_err err = {0};
-    if (!mkdtemp(tmp))
-        return 1;
-    snprintf(data, sizeof data, "%s/data", tmp);
-    const char *in[] = {L720_SRCDIR "/README.md"};
-    l720_prepare_cfg pc = {0.1, 256, 100000000, "bytes"};
-    l720_prepare_out po;
-    ok(l720_prepare_data(in, 1, data, &pc, &po, &err) == 0, "prepare data (%s)", err.msg);
+    if (train_fixture_open(tmp, data, sizeof data))
+        return tap_done();
     test_driver();
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd) != 0)
-        tap_diag("could not remove %s", tmp);
+    train_fixture_close(tmp);
     return tap_done();
 }

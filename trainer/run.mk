@@ -30,12 +30,13 @@ tests_test_train_optim_LDADD = $(L720_LDADD)
 tests_test_train_config_LDADD = $(L720_LDADD)
 tests_test_train_ckpt_LDADD = $(L720_LDADD)
 tests_test_train_log_LDADD = $(L720_LDADD)
+tests_test_train_accum_SOURCES = tests/test_train_accum.c tests/train_fixture.h
 tests_test_train_accum_LDADD = $(L720_LDADD)
 
 # The cuda backend over a stand-in GPU model (the CPU model): every build.
 check_PROGRAMS += tests/test_train_cuda
 TESTS += tests/test_train_cuda
-tests_test_train_cuda_SOURCES = tests/test_train_cuda.c tests/fake_gpu_model.c \
+tests_test_train_cuda_SOURCES = tests/test_train_cuda.c tests/train_fixture.h tests/fake_gpu_model.c \
 	trainer/train_step_cuda.c
 tests_test_train_cuda_LDADD = $(L720_LDADD)
 

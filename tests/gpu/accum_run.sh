@@ -10,19 +10,7 @@ set -e
 B=${BUILD:-_build-gpu-accum}
 mkdir -p "$B"
 . tests/gpu/model_sources.sh
-for f in $CPU; do
-    gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -I. -Icommon -Itrainer -c "$f" \
-        -o "$B/$(basename "$f" .c).o" &
-done
-KO=""
-for f in $K; do
-    o="$B/k_$(basename "$f" .cu).o"
-    rm -f "$o"
-    $NV -c "$f" -o "$o" &
-    KO="$KO $o"
-done
-wait
-OBJS=$(for f in $CPU; do printf '%s ' "$B/$(basename "$f" .c).o"; done)
+model_objects "$B"
 for t in test_gpu_accum test_gpu_model test_gpu_dense test_gpu_moe; do
     $NV -o "$B/$t" "tests/$t.cu" $KO $OBJS -lcublasLt -lgomp -lm &
 done

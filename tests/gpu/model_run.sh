@@ -10,19 +10,7 @@ set -e
 B=${BUILD:-_build-gpu}
 mkdir -p "$B"
 . tests/gpu/model_sources.sh
-for f in $CPU; do
-    gcc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Wall -Wextra -Werror -I. -Icommon -Itrainer -c "$f" \
-        -o "$B/$(basename "$f" .c).o"
-done
-OBJS=$(for f in $CPU; do printf '%s ' "$B/$(basename "$f" .c).o"; done)
-KO=""
-for f in $K; do
-    o="$B/k_$(basename "$f" .cu).o"
-    rm -f "$o"
-    $NV -c "$f" -o "$o" &
-    KO="$KO $o"
-done
-wait
+model_objects "$B"
 $NV -o "$B/test_gpu_model" tests/test_gpu_model.cu $KO $OBJS -lcublasLt -lgomp -lm
 $NV -o "$B/test_gpu_dense" tests/test_gpu_dense.cu $KO $OBJS -lcublasLt -lgomp -lm
 $NV -o "$B/bench_dense" bench/bench_dense.cu $KO $OBJS -lcublasLt -lgomp -lm
